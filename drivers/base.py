@@ -1,0 +1,128 @@
+"""The driver contract shared by every device family."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+R = TypeVar("R")
+
+
+class DriverState(StrEnum):
+    """Link state of a driver as shown in health and `storegw status`."""
+
+    STARTING = "starting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+@dataclass
+class DriverStats:
+    """Counters a driver keeps about its device; read by the supervisor for health."""
+
+    state: DriverState = DriverState.STARTING
+    readings: int = 0
+    last_reading_monotonic: float | None = None
+    reconnects: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    last_error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def count_error(self, kind: str, message: str | None = None) -> None:
+        """Count one error of ``kind`` and remember the latest message."""
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+        if message is not None:
+            self.last_error = message
+
+    def mark_reading(self, n: int = 1) -> None:
+        """Record that ``n`` readings just arrived."""
+        self.readings += n
+        self.last_reading_monotonic = time.monotonic()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain-data view for health events and the status socket."""
+        age = None
+        if self.last_reading_monotonic is not None:
+            age = round(time.monotonic() - self.last_reading_monotonic, 3)
+        return {
+            "state": str(self.state),
+            "readings": self.readings,
+            "last_reading_age_s": age,
+            "reconnects": self.reconnects,
+            "errors": dict(self.errors),
+            "last_error": self.last_error,
+            **self.extra,
+        }
+
+
+class Driver(abc.ABC, Generic[R]):
+    """A device as an async producer of typed readings.
+
+    ``run(sink)`` owns the device for its lifetime: it connects, hands every reading to
+    ``sink`` (a plain callable, called on the event loop thread), survives transient faults
+    itself (reconnecting with backoff and counting them in ``stats``) and returns or raises
+    only when it cannot go on; the supervisor then restarts it with its own backoff.
+    ``shutdown()`` may be called any number of times from the loop thread.
+    """
+
+    kind: str = ""
+
+    def __init__(self, device_id: str) -> None:
+        self.device_id = device_id
+        self.stats = DriverStats()
+        self._closed = False
+
+    @abc.abstractmethod
+    async def run(self, sink: Callable[[R], None]) -> None:
+        """Produce readings into ``sink`` until cancelled or shut down."""
+
+    def shutdown(self) -> None:
+        """Release the device; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.stats.state = DriverState.STOPPED
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        """Release resources held by the subclass (called once)."""
+
+    @property
+    def closed(self) -> bool:
+        """True once ``shutdown()`` was called."""
+        return self._closed
+
+
+@dataclass
+class Backoff:
+    """Jittered exponential backoff ("full jitter"), so a fleet does not retry in lock-step."""
+
+    initial: float = 0.5
+    maximum: float = 30.0
+    factor: float = 2.0
+    attempt: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def next_delay(self) -> float:
+        """Return the delay before the next attempt and advance."""
+        cap = min(self.maximum, self.initial * (self.factor**self.attempt))
+        self.attempt += 1
+        return self.rng.uniform(cap / 2, cap)
+
+    def reset(self) -> None:
+        """Start again from the initial delay after a success."""
+        self.attempt = 0
+
+    async def sleep(self) -> float:
+        """Sleep for the next delay and return it."""
+        delay = self.next_delay()
+        await asyncio.sleep(delay)
+        return delay

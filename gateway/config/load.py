@@ -1,0 +1,196 @@
+"""Read a TOML config file into typed objects, reporting every problem with file and line."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from gateway.config.locate import Path, key_lines, line_of
+from gateway.config.model import (
+    Config,
+    DiagSection,
+    GatewaySection,
+    MqttSection,
+    OutboxSection,
+)
+from gateway.devices import AnyDeviceConfig
+
+_SECTIONS: dict[str, Any] = {
+    "gateway": GatewaySection,
+    "mqtt": MqttSection,
+    "outbox": OutboxSection,
+    "diag": DiagSection,
+}
+_REQUIRED = ("gateway", "mqtt")
+_SECRET_FILES = ("password_file", "key_password_file")
+_READABLE_FILES = ("ca_file", "cert_file", "key_file", *_SECRET_FILES)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a config file."""
+
+    file: str
+    line: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.key}: {self.message}"
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def _dotted(path: Path) -> str:
+    """Render a key path the way a person writes it: devices[1].rate."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "(top level)"
+
+
+def _parse_msgspec_path(text: str) -> tuple[str, Path]:
+    """Split msgspec's 'message - at `$.a[0].b`' into the message and a key path."""
+    match = re.match(r"^(.*?)(?: - at `\$(.*)`)?$", text, re.S)
+    assert match
+    message, raw = match.group(1), match.group(2) or ""
+    path: list[str | int] = []
+    for name, index in re.findall(r"\.([^.\[]+)|\[(\d+)\]", raw):
+        path.append(name if name else int(index))
+    unknown = re.match(r"Object contains unknown field `(.+)`", message)
+    if unknown:
+        path.append(unknown.group(1))
+        message = "unknown key (is it misspelt, or in the wrong table?)"
+    missing = re.match(r"Object missing required field `(.+)`", message)
+    if missing:
+        path.append(missing.group(1))
+        message = "required key is missing"
+    return message, tuple(path)
+
+
+def _convert(value: Any, typ: Any, base: Path, file: str, lines: dict[Path, int],
+             problems: list[Problem]) -> Any:
+    """Validate one table; on failure record a problem and return None."""
+    try:
+        return msgspec.convert(value, typ, strict=True)
+    except msgspec.ValidationError as exc:
+        message, rel = _parse_msgspec_path(str(exc))
+        path = (*base, *rel)
+        problems.append(Problem(file, line_of(lines, path), _dotted(path), message))
+        return None
+
+
+def _check_files(config: Config, file: str, lines: dict[Path, int], problems: list[Problem]) -> None:
+    """Files named by the config must exist and be readable (their contents are never shown)."""
+    base_dir = os.path.dirname(os.path.abspath(file))
+    for key in _READABLE_FILES:
+        value = getattr(config.mqtt, key)
+        if not value:
+            continue
+        full = value if os.path.isabs(value) else os.path.join(base_dir, value)
+        if not os.access(full, os.R_OK):
+            path = ("mqtt", key)
+            problems.append(Problem(file, line_of(lines, path), _dotted(path),
+                                    f"cannot read {full!r}: check the path and its permissions"))
+    if config.mqtt.url.startswith("mqtt://") and (config.mqtt.cert_file or config.mqtt.ca_file):
+        path = ("mqtt", "url")
+        problems.append(Problem(file, line_of(lines, path), "mqtt.url",
+                                "TLS files are set but the url is mqtt://; use mqtts:// to encrypt"))
+    if bool(config.mqtt.cert_file) != bool(config.mqtt.key_file):
+        path = ("mqtt", "cert_file" if config.mqtt.cert_file else "key_file")
+        problems.append(Problem(file, line_of(lines, path), _dotted(path),
+                                "cert_file and key_file go together; set both or neither"))
+    if config.mqtt.username and not config.mqtt.password_file:
+        path = ("mqtt", "username")
+        problems.append(Problem(file, line_of(lines, path), "mqtt.username",
+                                "a username needs password_file (passwords are never written in the config)"))
+
+
+def parse_config(source: str, file: str = "<config>") -> Config:
+    """Validate TOML ``source``; raise ConfigError listing every problem found."""
+    try:
+        raw = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        line = int(found.group(1)) if found else 1
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc)) or "invalid TOML"
+        raise ConfigError([Problem(file, line, "(syntax)", message)]) from None
+    lines = key_lines(source)
+    problems: list[Problem] = []
+    sections: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _SECTIONS:
+            sections[key] = _convert(value, _SECTIONS[key], (key,), file, lines, problems)
+        elif key != "devices":
+            problems.append(Problem(file, line_of(lines, (key,)), key,
+                                    f"unknown table; known: {', '.join([*_SECTIONS, 'devices'])}"))
+    for key in _REQUIRED:
+        if key not in raw:
+            problems.append(Problem(file, 1, key, f"required table [{key}] is missing"))
+    devices: list[Any] = []
+    raw_devices = raw.get("devices", [])
+    if not isinstance(raw_devices, list):
+        problems.append(Problem(file, line_of(lines, ("devices",)), "devices",
+                                "must be an array of tables: write [[devices]]"))
+        raw_devices = []
+    seen: dict[str, int] = {}
+    for index, device in enumerate(raw_devices):
+        base: Path = ("devices", index)
+        if not isinstance(device, dict) or "kind" not in device:
+            problems.append(Problem(file, line_of(lines, base), _dotted((*base, "kind")),
+                                    "every device needs a kind: llrp, ble, serial_counter, camera or synthetic"))
+            continue
+        converted = _convert(device, AnyDeviceConfig, base, file, lines, problems)
+        if converted is None:
+            continue
+        if converted.id in seen:
+            path = (*base, "id")
+            problems.append(Problem(file, line_of(lines, path), _dotted(path),
+                                    f"duplicate device id {converted.id!r} (first used by devices[{seen[converted.id]}])"))
+        seen[converted.id] = index
+        devices.append(converted)
+    if problems:
+        raise ConfigError(problems)
+    config = Config(gateway=sections["gateway"], mqtt=sections["mqtt"],
+                    outbox=sections.get("outbox") or OutboxSection(),
+                    diag=sections.get("diag") or DiagSection(), devices=devices)
+    _check_files(config, file, lines, problems)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def load_config(file: str) -> Config:
+    """Read and validate the config file at ``file``."""
+    try:
+        with open(file, encoding="utf-8") as handle:
+            source = handle.read()
+    except OSError as exc:
+        raise ConfigError([Problem(file, 0, "(file)", f"cannot read the config: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(file, 0, "(file)", "not UTF-8 text")]) from None
+    return parse_config(source, file)
+
+
+def resolve_path(config_file: str, value: str) -> str:
+    """A path from the config, relative to the config file's folder unless absolute."""
+    if not value or os.path.isabs(value):
+        return value
+    return os.path.join(os.path.dirname(os.path.abspath(config_file)), value)
+
+
+def read_secret(config_file: str, value: str) -> str:
+    """Read a secret file named in the config; strips one trailing newline. Never logged."""
+    with open(resolve_path(config_file, value), encoding="utf-8") as handle:
+        return handle.read().rstrip("\r\n")

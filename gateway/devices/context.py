@@ -1,0 +1,33 @@
+"""What the supervisor gives each device integration."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from drivers.base import DriverStats
+from gateway.pipelines import Event
+
+
+@dataclass
+class DeviceContext:
+    """Runtime handle of one device: where its events go and where its health is kept."""
+
+    device_id: str
+    emit_event: Callable[[str, Event], None]
+    """Called with (subject, event); commits the event to the outbox (never blocks)."""
+    stats: DriverStats = field(default_factory=DriverStats)
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("storegw.device"))
+    clock: Callable[[], float] = time.time
+    data_dir: str = "."
+
+    def emit(self, event: Event) -> None:
+        """Hand one event of this device to the outbox."""
+        self.emit_event(self.device_id, event)
+
+    def emit_all(self, events: list[Event]) -> None:
+        """Hand several events of this device to the outbox, in order."""
+        for event in events:
+            self.emit_event(self.device_id, event)

@@ -1,0 +1,1 @@
+"""Integration of the serial_counter device kind: wires its driver to its pipeline."""

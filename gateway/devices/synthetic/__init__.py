@@ -1,0 +1,1 @@
+"""Integration of the synthetic device kind: wires its driver to its pipeline."""
