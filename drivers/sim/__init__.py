@@ -1,0 +1,1 @@
+"""Protocol-level device emulators: product code for the demo, technicians and tests."""
