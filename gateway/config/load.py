@@ -156,8 +156,9 @@ def parse_config(source: str, file: str = "<config>") -> Config:
             continue
         if converted.id in seen:
             path = (*base, "id")
+            first = seen[converted.id]
             problems.append(Problem(file, line_of(lines, path), _dotted(path),
-                                    f"duplicate device id {converted.id!r} (first used by devices[{seen[converted.id]}])"))
+                                    f"duplicate device id {converted.id!r} (first used by devices[{first}])"))
         seen[converted.id] = index
         devices.append(converted)
     if problems:

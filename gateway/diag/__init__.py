@@ -1,0 +1,1 @@
+"""The local status socket and its client, for `storegw status` and `storegw tail`."""

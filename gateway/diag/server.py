@@ -1,0 +1,122 @@
+"""A Unix socket in data_dir, reachable only by local users with the file's permissions.
+
+Protocol: the client sends one JSON line, e.g. {"cmd": "status"} or {"cmd": "tail",
+"types": ["footfall"]}; the server answers with JSON lines (one for status, a stream for tail).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from gateway import __version__
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+    from gateway.outbox import Draft, Row
+
+log = logging.getLogger("storegw.diag")
+TAIL_QUEUE_MAX = 10_000
+
+
+class DiagServer:
+    """Answers status and tail requests from the local CLI."""
+
+    def __init__(self, gateway: Gateway, path: str, mode: int) -> None:
+        self.gateway = gateway
+        self.path = path
+        self.mode = mode
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        """Listen on the socket path (replacing a stale socket file)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        # The umask makes the socket private from the moment it exists, before chmod widens it.
+        old = os.umask(0o077)
+        try:
+            self._server = await asyncio.start_unix_server(self._serve, path=self.path)
+        finally:
+            os.umask(old)
+        os.chmod(self.path, self.mode)
+
+    async def stop(self) -> None:
+        """Close the socket and remove its file."""
+        if self._server:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Handle one client connection."""
+        try:
+            line = await asyncio.wait_for(reader.readline(), 10)
+            request = json.loads(line or b"{}")
+            command = request.get("cmd")
+            if command == "status":
+                writer.write(json.dumps(await self.status()).encode() + b"\n")
+            elif command == "tail":
+                await self._tail(request, reader, writer)
+            else:
+                writer.write(json.dumps({"error": f"unknown cmd {command!r}"}).encode() + b"\n")
+            await writer.drain()
+        except (ConnectionError, TimeoutError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def status(self) -> dict[str, Any]:
+        """Everything `storegw status` shows."""
+        health = msgspec.to_builtins(await self.gateway.health())
+        link = self.gateway.link
+        health["mqtt"]["broker"] = f"{link.settings.host}:{link.settings.port}" if link else None
+        health["store_id"] = self.gateway.config.gateway.store_id
+        health["gateway_id"] = self.gateway.config.gateway.gateway_id
+        health["config"] = self.gateway.config_path
+        health["boot"] = self.gateway.outbox.boot
+        health["version"] = __version__
+        health["outbox"]["queued_in_ram"] = self.gateway.outbox.queued
+        return health
+
+    async def _tail(self, request: dict[str, Any], reader: asyncio.StreamReader,
+                    writer: asyncio.StreamWriter) -> None:
+        """Stream committed events until the client goes away."""
+        types = set(request.get("types") or [])
+        queue: asyncio.Queue[bytes] = asyncio.Queue(TAIL_QUEUE_MAX)
+        skipped = 0
+
+        def on_commit(rows: list[Row], drafts: list[Draft]) -> None:
+            nonlocal skipped
+            for row, draft in zip(rows, drafts, strict=True):
+                if types and draft.name not in types:
+                    continue
+                try:
+                    queue.put_nowait(row.payload)
+                except asyncio.QueueFull:
+                    skipped += 1
+
+        unsubscribe = self.gateway.outbox.subscribe(on_commit)
+        closed = asyncio.create_task(reader.read())
+        try:
+            while not closed.done():
+                getter = asyncio.create_task(queue.get())
+                done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    break
+                writer.write(getter.result() + b"\n")
+                if skipped:
+                    writer.write(json.dumps({"skipped": skipped}).encode() + b"\n")
+                    skipped = 0
+                await writer.drain()
+        finally:
+            unsubscribe()
+            closed.cancel()

@@ -1,0 +1,1 @@
+"""Events: the CloudEvents envelope, ids and the per-type payload classes."""

@@ -1,0 +1,309 @@
+"""The broker link: one paho client per connection attempt, managed from asyncio.
+
+paho runs its network loop on its own thread; every paho callback only posts to the event
+loop with ``call_soon_threadsafe``. We do not use paho's own reconnect (no jitter, and its
+in-RAM resend would duplicate the outbox's): on any loss the client is discarded, we back
+off with jitter and connect a new one, and the publisher re-sends from the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from drivers.base import Backoff
+
+log = logging.getLogger("storegw.mqtt")
+
+
+@dataclass
+class LinkSettings:
+    """Everything needed to connect, resolved from the config (secrets already read)."""
+
+    host: str
+    port: int
+    tls: bool
+    client_id: str
+    protocol: str = "5"
+    keepalive_s: int = 30
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    key_password: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls_insecure: bool = False
+    max_inflight: int = 20
+    connect_timeout_s: float = 10.0
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 60.0
+    puback_timeout_s: float = 30.0
+    will_topic: str = ""
+    will_payload: bytes = b""
+    subscriptions: tuple[str, ...] = ()
+
+
+def parse_url(url: str) -> tuple[str, int, bool]:
+    """Host, port and TLS flag of an mqtt:// or mqtts:// URL."""
+    parts = urlsplit(url)
+    tls = parts.scheme == "mqtts"
+    return parts.hostname or "localhost", parts.port or (8883 if tls else 1883), tls
+
+
+@dataclass
+class LinkStats:
+    """The link's figures for health and status."""
+
+    connected: bool = False
+    reconnects: int = 0
+    connects: int = 0
+    last_error: str | None = None
+    last_puback_monotonic: float | None = None
+    connected_since: float | None = None
+
+
+class MqttLink:
+    """Keeps one MQTT connection alive and reports what happens on it to the owner."""
+
+    def __init__(self, settings: LinkSettings, *, on_up: Callable[[], None], on_down: Callable[[str], None],
+                 on_ack: Callable[[int, bool], None], on_message: Callable[[str, bytes, Any], None],
+                 oldest_inflight: Callable[[], float | None]) -> None:
+        self.settings = settings
+        self.stats = LinkStats()
+        self._on_up = on_up
+        self._on_down = on_down
+        self._on_ack = on_ack
+        self._on_message = on_message
+        self._oldest_inflight = oldest_inflight
+        self._client: paho.Client | None = None
+        self._generation = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lost: asyncio.Event = asyncio.Event()
+        self._connack: asyncio.Future[Any] | None = None
+        self._stopping = False
+        self._backoff = Backoff(initial=settings.reconnect_min_s, maximum=settings.reconnect_max_s)
+
+    # ---- paho callbacks (network thread): post and return ------------------------------
+    def _post(self, generation: int, func: Callable[..., None], *args: Any) -> None:
+        """Run ``func`` on the loop if the client that called is still the current one."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        def guarded() -> None:
+            if generation == self._generation:
+                func(*args)
+        try:
+            loop.call_soon_threadsafe(guarded)
+        except RuntimeError:  # loop closed during shutdown
+            pass
+
+    def _make_client(self, generation: int) -> paho.Client:
+        """A fresh paho client for one connection attempt."""
+        s = self.settings
+        v5 = s.protocol == "5"
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id,
+                             protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
+                             clean_session=None if v5 else True, reconnect_on_failure=False)
+        client.max_inflight_messages_set(s.max_inflight)
+        client.max_queued_messages_set(s.max_inflight)
+        client.connect_timeout = s.connect_timeout_s
+        if s.tls:
+            context = ssl.create_default_context(cafile=s.ca_file or None)
+            context.check_hostname = not s.tls_insecure
+            context.verify_mode = ssl.CERT_REQUIRED
+            if s.cert_file:
+                # keyfile_password given explicitly: without it an encrypted key makes OpenSSL prompt.
+                context.load_cert_chain(s.cert_file, s.key_file or None, password=s.key_password or "")
+            client.tls_set_context(context)
+        if s.username:
+            client.username_pw_set(s.username, s.password)
+        if s.will_topic:
+            client.will_set(s.will_topic, s.will_payload, qos=1, retain=True)
+        client.on_connect = lambda c, u, flags, rc, props: self._post(generation, self._connected, rc)
+        client.on_disconnect = lambda c, u, flags, rc, props: self._post(generation, self._disconnected, str(rc))
+        client.on_publish = lambda c, u, mid, rc, props: self._post(generation, self._acked, mid, rc)
+        client.on_message = lambda c, u, msg: self._post(
+            generation, self._on_message, msg.topic, msg.payload, msg.properties)
+        return client
+
+    # ---- loop-side handlers ------------------------------------------------------------
+    def _connected(self, reason: Any) -> None:
+        """CONNACK arrived."""
+        if self._connack and not self._connack.done():
+            self._connack.set_result(reason)
+
+    def _disconnected(self, reason: str) -> None:
+        """The network loop lost or closed the connection."""
+        if self._connack and not self._connack.done():
+            self._connack.set_result(None)
+        self._lost.set()
+        if not self._stopping and self.stats.connected:
+            self.stats.last_error = f"disconnected: {reason}"
+
+    def _acked(self, mid: int, reason: Any) -> None:
+        """PUBACK for ``mid`` (success unless an MQTT 5 failure reason code)."""
+        ok = not getattr(reason, "is_failure", False)
+        self.stats.last_puback_monotonic = time.monotonic()
+        self._on_ack(mid, ok)
+
+    # ---- the connection manager --------------------------------------------------------
+    async def run(self) -> None:
+        """Connect, watch, and reconnect with jittered backoff until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        while not self._stopping:
+            reason = await self._session()
+            if self._stopping:
+                break
+            self.stats.last_error = reason
+            delay = self._backoff.next_delay()
+            log.warning("mqtt: %s; reconnecting in %.1f s", reason, delay)
+            await asyncio.sleep(delay)
+            self.stats.reconnects += 1
+
+    async def _session(self) -> str:
+        """One connection from attempt to loss; returns why it ended."""
+        assert self._loop
+        self._generation += 1
+        generation = self._generation
+        self._lost = asyncio.Event()
+        self._connack = self._loop.create_future()
+        s = self.settings
+        try:
+            client = self._make_client(generation)
+            self._client = client
+            await asyncio.wait_for(self._loop.run_in_executor(
+                None, lambda: client.connect(s.host, s.port, s.keepalive_s)), s.connect_timeout_s + 1)
+            client.loop_start()
+            reason = await asyncio.wait_for(self._connack, s.connect_timeout_s)
+        except ssl.SSLCertVerificationError as exc:
+            await self._teardown(generation)
+            return (f"TLS verification of {s.host}:{s.port} failed ({exc.verify_message}); "
+                    f"check ca_file and the broker's certificate")
+        except ssl.SSLError as exc:
+            await self._teardown(generation)
+            return f"TLS handshake with {s.host}:{s.port} failed ({exc.reason or exc}); check the TLS files"
+        except TimeoutError:
+            await self._teardown(generation)
+            return f"no answer from {s.host}:{s.port} within {s.connect_timeout_s:g} s"
+        except OSError as exc:
+            await self._teardown(generation)
+            return f"cannot connect to {s.host}:{s.port} ({exc.strerror or exc})"
+        except Exception as exc:
+            await self._teardown(generation)
+            return f"cannot connect to {s.host}:{s.port} ({type(exc).__name__}: {exc})"
+        if reason is None or getattr(reason, "is_failure", False):
+            await self._teardown(generation)
+            return f"broker refused the connection ({reason or 'closed'}); check username, password and ACLs"
+        self.stats.connected = True
+        self.stats.connects += 1
+        self.stats.connected_since = time.monotonic()
+        self.stats.last_puback_monotonic = time.monotonic()
+        self._backoff.reset()
+        log.info("mqtt: connected to %s:%d%s", s.host, s.port, " (TLS)" if s.tls else "")
+        for topic in s.subscriptions:
+            client.subscribe(topic, qos=1)
+        self._on_up()
+        why = await self._watch(client)
+        self.stats.connected = False
+        self._on_down(why)
+        await self._teardown(generation)
+        return why
+
+    async def _watch(self, client: paho.Client) -> str:
+        """Wait for loss; also end the session when paho's thread dies or PUBACKs stop."""
+        while True:
+            try:
+                await asyncio.wait_for(self._lost.wait(), 1.0)
+                return self.stats.last_error or "connection lost"
+            except TimeoutError:
+                pass
+            if self._stopping:
+                return "stopping"
+            thread = getattr(client, "_thread", None)  # paho keeps no public handle on it
+            if thread is None or not thread.is_alive():
+                return "paho network thread died"
+            oldest = self._oldest_inflight()
+            if oldest is not None and time.monotonic() - oldest > self.settings.puback_timeout_s:
+                return f"no PUBACK for {self.settings.puback_timeout_s:g} s with messages in flight"
+
+    async def _teardown(self, generation: int) -> None:
+        """Stop and drop the client of ``generation``."""
+        client = self._client
+        if client is None or generation != self._generation:
+            return
+        self._client = None
+        assert self._loop
+        await self._loop.run_in_executor(None, self._stop_client, client)
+
+    @staticmethod
+    def _stop_client(client: paho.Client) -> None:
+        """Close the socket and join paho's thread (runs in an executor)."""
+        try:
+            client.disconnect()
+        except Exception:
+            pass
+        try:
+            client.loop_stop()
+        except Exception:
+            pass
+
+    # ---- used by the publisher ---------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        """True between CONNACK and loss."""
+        return self.stats.connected and self._client is not None
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
+                properties: Properties | None = None) -> int | None:
+        """Hand one message to paho; returns its mid, or None if it could not be sent."""
+        client = self._client
+        if client is None or not self.stats.connected:
+            return None
+        info = client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            return None
+        return info.mid
+
+    async def stop(self, last_will_payload: bytes | None = None, timeout: float = 5.0) -> None:
+        """Graceful stop: publish the offline state (waiting for its PUBACK), then disconnect."""
+        client = self._client
+        if client is not None and self.stats.connected and last_will_payload is not None and self.settings.will_topic:
+            info = client.publish(self.settings.will_topic, last_will_payload, qos=1, retain=True)
+            assert self._loop
+            await self._loop.run_in_executor(None, lambda: info.wait_for_publish(timeout))
+        self._stopping = True
+        self._lost.set()
+        if self._client is not None:
+            await self._teardown(self._generation)
+        self.stats.connected = False
+
+
+def response_properties(request: Any) -> Properties | None:
+    """MQTT 5 properties echoing a request's correlation data, if it had any."""
+    data = getattr(request, "CorrelationData", None) if request is not None else None
+    if data is None:
+        return None
+    props = Properties(PacketTypes.PUBLISH)
+    props.CorrelationData = data
+    return props
+
+
+def state_payload(online: bool, boot: int, version: str, reason: str | None = None) -> bytes:
+    """The retained `.../state` payload."""
+    body: dict[str, Any] = {"online": online, "boot": boot, "version": version,
+                            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if reason:
+        body["reason"] = reason
+    return json.dumps(body).encode()

@@ -1,0 +1,109 @@
+"""Runs each device as its own task and restarts it with backoff when it fails."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from drivers.base import Backoff, DriverState, DriverStats
+from gateway.devices import load_runner
+from gateway.devices.context import DeviceContext
+from gateway.pipelines import Event
+
+log = logging.getLogger("storegw.supervisor")
+
+
+@dataclass
+class DeviceSlot:
+    """One configured device and its running task."""
+
+    config: Any
+    context: DeviceContext
+    task: asyncio.Task[None] | None = None
+    restarts: int = 0
+    backoff: Backoff = field(default_factory=lambda: Backoff(initial=1.0, maximum=60.0))
+
+    @property
+    def kind(self) -> str:
+        """The device kind, e.g. serial_counter."""
+        return type(self.config).__struct_config__.tag  # type: ignore[no-any-return]
+
+
+class Supervisor:
+    """Owns the device tasks; one failing device never stops another."""
+
+    def __init__(self, emit_event: Callable[[str, Event], None], data_dir: str) -> None:
+        self._emit_event = emit_event
+        self.data_dir = data_dir
+        self.slots: dict[str, DeviceSlot] = {}
+
+    def start(self, config: Any) -> None:
+        """Start supervising one device config."""
+        device_id = config.id
+        context = DeviceContext(device_id=device_id, emit_event=self._emit_event, stats=DriverStats(),
+                                log=logging.getLogger(f"storegw.device.{device_id}"), data_dir=self.data_dir)
+        slot = DeviceSlot(config=config, context=context)
+        self.slots[device_id] = slot
+        slot.task = asyncio.create_task(self._supervise(slot), name=f"device:{device_id}")
+
+    async def _supervise(self, slot: DeviceSlot) -> None:
+        """Run the device's integration forever, restarting it with backoff."""
+        while True:
+            stats = slot.context.stats
+            try:
+                runner = load_runner(slot.kind)
+                stats.state = DriverState.STARTING
+                await runner(slot.config, slot.context)
+                message = "stopped by itself"
+            except asyncio.CancelledError:
+                stats.state = DriverState.STOPPED
+                raise
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                log.error("device %s failed: %s", slot.config.id, message,
+                          exc_info=not isinstance(exc, (OSError, ImportError)))
+            stats.state = DriverState.FAILED
+            stats.last_error = message
+            slot.restarts += 1
+            delay = slot.backoff.next_delay()
+            log.warning("device %s restarts in %.1f s (%s)", slot.config.id, delay, message)
+            await asyncio.sleep(delay)
+
+    async def stop(self, device_id: str) -> None:
+        """Stop one device and wait for it to release its hardware."""
+        slot = self.slots.pop(device_id, None)
+        if slot is None or slot.task is None:
+            return
+        slot.task.cancel()
+        try:
+            await asyncio.wait_for(asyncio.shield(slot.task), 10)
+        except (asyncio.CancelledError, TimeoutError):
+            pass
+        except Exception:
+            log.exception("device %s raised while stopping", device_id)
+
+    async def stop_all(self) -> None:
+        """Stop every device."""
+        await asyncio.gather(*(self.stop(device_id) for device_id in list(self.slots)))
+
+    async def apply(self, configs: list[Any]) -> list[str]:
+        """Reconcile running devices with a new device list; returns what changed."""
+        wanted = {c.id: c for c in configs if c.enabled}
+        changes = []
+        for device_id in list(self.slots):
+            if device_id not in wanted or wanted[device_id] != self.slots[device_id].config:
+                await self.stop(device_id)
+                changes.append(f"stopped {device_id}")
+        for device_id, config in wanted.items():
+            if device_id not in self.slots:
+                self.start(config)
+                changes.append(f"started {device_id}")
+        return changes
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Per-device health for the health event and `storegw status`."""
+        return {device_id: {"kind": slot.kind, **slot.context.stats.snapshot(), "restarts": slot.restarts}
+                for device_id, slot in self.slots.items()}
