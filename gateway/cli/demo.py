@@ -1,0 +1,142 @@
+"""`storegw demo [--seconds N] [--video FILE]`: a simulated store with a live view of its events."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from gateway.cli.common import use_color
+from gateway.demo import FAMILIES, DemoOptions
+
+log = logging.getLogger("storegw.demo")
+COLORS = {"footfall": "32", "item": "36", "stock-count": "34", "visit": "35", "visitors": "35",
+          "beacon": "33", "member-visit": "35", "health": "90", "occupancy": "32", "dwell": "32",
+          "demographics": "33"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `demo` verb."""
+    parser = subparsers.add_parser("demo", help="run a simulated store with a live view of its events")
+    parser.add_argument("--seconds", type=float, help="stop by itself after N seconds (exit 0)")
+    parser.add_argument("--video", help="a video file: adds a camera counting people at a door")
+    parser.add_argument("--broker", default="mqtt://127.0.0.1:1883",
+                        help="broker to publish to if it answers (default mqtt://127.0.0.1:1883); otherwise "
+                             "mosquitto is started, or an embedded broker")
+    parser.add_argument("--data-dir", help="keep the demo's outbox here (default: a temporary folder)")
+    parser.add_argument("--quiet", action="store_true", help="no live view; only the summary")
+    parser.set_defaults(func=demo)
+
+
+def summarise(name: str, data: dict[str, Any]) -> str:
+    """One short line about an event's data."""
+    if name == "health":
+        devices = ", ".join(f"{k}:{v['state']}" for k, v in data["devices"].items())
+        return f"outbox pending {data['outbox']['pending']}, broker {'up' if data['mqtt']['connected'] else 'DOWN'}; " \
+               f"{devices}"
+    text = json.dumps(data, separators=(",", ":"))
+    return text if len(text) < 110 else text[:107] + "..."
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    """Start emulators, a broker and the gateway; show events until the time is up or Ctrl-C."""
+    from gateway.app import Gateway
+    from gateway.config import parse_config
+    from gateway.config.tomlwrite import dumps
+    from gateway.demo.broker import start_broker
+    from gateway.mqtt.link import parse_url
+
+    options = DemoOptions(seconds=args.seconds, video=args.video)
+    color = use_color() and not args.quiet
+    async with contextlib.AsyncExitStack() as stack:
+        workdir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="storegw-demo-"))
+        if not args.data_dir:
+            stack.callback(shutil.rmtree, workdir, True)
+        workdir.mkdir(parents=True, exist_ok=True)
+        host, port, _ = parse_url(args.broker)
+        url, broker_text = await start_broker(stack, host, port)
+        devices: list[dict[str, Any]] = []
+        notes: list[str] = []
+        for family in FAMILIES:
+            try:
+                module = importlib.import_module(family)
+            except ModuleNotFoundError as exc:
+                if exc.name == family:
+                    continue
+                notes.append(f"{family.rsplit('.', 1)[-1]}: not available ({exc.name} is not installed)")
+                continue
+            try:
+                devices += await module.setup(stack, workdir, options)
+            except Exception as exc:
+                notes.append(f"{family.rsplit('.', 1)[-1]}: could not start ({exc})")
+        config_dict = {"gateway": {"store_id": "demo-store", "gateway_id": "gw-demo", "data_dir": str(workdir / "data"),
+                                   "health_interval_s": 15.0},
+                       "mqtt": {"url": url, "topic_prefix": "storegw/v1", "reconnect_max_s": 5.0},
+                       "outbox": {"max_bytes": 200_000_000}, "devices": devices}
+        config_path = workdir / "demo.toml"
+        config_path.write_text(dumps(config_dict))
+        config = parse_config(config_path.read_text(), str(config_path))
+        gateway = Gateway(config, str(config_path))
+        counts: Counter[str] = Counter()
+
+        def show(rows: list[Any], drafts: list[Any]) -> None:
+            for row, draft in zip(rows, drafts, strict=True):
+                counts[draft.name] += 1
+                if args.quiet or draft.name == "synthetic":
+                    continue
+                data = msgspec.to_builtins(draft.data)
+                stamp = time.strftime("%H:%M:%S", time.localtime(draft.time))
+                kind = f"{draft.name:<13}"
+                if color:
+                    kind = f"\x1b[{COLORS.get(draft.name, '0')}m{kind}\x1b[0m"
+                print(f"{stamp} #{row.seq:<6} {kind} {draft.subject:<16} {summarise(draft.name, data)}", flush=True)
+
+        gateway.outbox.subscribe(show)
+        print(f"storegw demo: {len(devices)} simulated devices, publishing to {broker_text} "
+              f"under storegw/v1/demo-store/gw-demo/#", flush=True)
+        print(f"  watch with: mosquitto_sub -h {parse_url(url)[0]} -p {parse_url(url)[1]} "
+              f"-t 'storegw/v1/demo-store/#' -v", flush=True)
+        print(f"  status:     storegw status --socket {workdir / 'data' / 'storegw.sock'}", flush=True)
+        for note in notes:
+            print(f"  note: {note}", flush=True)
+        if not args.video:
+            print("  no camera: add one with `storegw demo --video FILE.mp4` (a door seen from above or the side)",
+                  flush=True)
+        await gateway.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), args.seconds)
+        finally:
+            await gateway.shutdown()
+        delivered = gateway.publisher.acked if gateway.publisher else 0
+        total = sum(counts.values())
+        by_type = ", ".join(f"{n} {name}" for name, n in counts.most_common())
+        print(f"\nstoregw demo: {total} events committed ({by_type or 'none'}); {delivered} delivered to the "
+              f"broker; {gateway.outbox.pending} still pending", flush=True)
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Entry of `storegw demo`."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(run_demo(args))
+    except KeyboardInterrupt:
+        return 0
