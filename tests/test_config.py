@@ -96,8 +96,9 @@ def test_config_check_cli_exit_codes(tmp_path: Path) -> None:
 
 
 def test_committed_schema_matches_the_model_and_accepts_the_examples() -> None:
-    import jsonschema
     import tomllib
+
+    import jsonschema
 
     committed = json.loads((ROOT / "config" / "schema.json").read_text())
     assert committed == config_schema(), "run: storegw config schema > config/schema.json"

@@ -98,7 +98,8 @@ def test_wrong_tls_ca_is_reported_survived_and_fixed_by_reload(tmp_path: Path) -
     good_ca, good_key, good_cert = make_ca(tmp_path, "good-ca")
     other_ca, _, _ = make_ca(tmp_path, "other-ca")
     server_cert, server_key = make_leaf(tmp_path, "broker", good_key, good_cert, server=True)
-    client_cert, client_key = make_leaf(tmp_path, "client", good_key, good_cert, server=False, password=b"kp-9f3a-secret")
+    client_cert, client_key = make_leaf(tmp_path, "client", good_key, good_cert, server=False,
+                                        password=b"kp-9f3a-secret")
     (tmp_path / "key-pass").write_text("kp-9f3a-secret\n")
     broker = Mosquitto(tls={"ca": str(good_ca), "cert": str(server_cert), "key": str(server_key),
                             "require_certificate": "1"}).start()

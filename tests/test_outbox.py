@@ -78,7 +78,8 @@ def test_quota_removes_acked_rows_first_then_the_drop_order(tmp_path: Path) -> N
         await outbox.open()
         task = asyncio.create_task(outbox.run())
         committed: list[tuple[int, str]] = []
-        outbox.subscribe(lambda rows, drafts: committed.extend((r.seq, d.name) for r, d in zip(rows, drafts)))
+        outbox.subscribe(lambda rows, drafts: committed.extend(
+            (r.seq, d.name) for r, d in zip(rows, drafts, strict=True)))
         for i in range(300):
             outbox.submit("health", "gw", i, SyntheticData(n=i, filler="h" * 300), "t/health")
         await outbox.flush()
@@ -122,7 +123,7 @@ def test_ram_queue_overflow_is_counted(tmp_path: Path) -> None:
 
 def test_corrupt_file_is_moved_aside_and_sequence_never_reused(tmp_path: Path) -> None:
     async def scenario() -> None:
-        outbox, rows, task = await filled(tmp_path / "o.db", 50)
+        outbox, _rows, task = await filled(tmp_path / "o.db", 50)
         await close(outbox, task)
         with open(tmp_path / "o.db", "r+b") as handle:
             handle.write(os.urandom(8192))
@@ -136,7 +137,7 @@ def test_corrupt_file_is_moved_aside_and_sequence_never_reused(tmp_path: Path) -
 
 def test_deleted_database_continues_past_the_reservation(tmp_path: Path) -> None:
     async def scenario() -> None:
-        outbox, rows, task = await filled(tmp_path / "o.db", 20)
+        outbox, _rows, task = await filled(tmp_path / "o.db", 20)
         await close(outbox, task)
         for suffix in ("", "-wal", "-shm"):
             if (tmp_path / f"o.db{suffix}").exists():
@@ -173,7 +174,7 @@ def test_stats_cli_reads_while_the_writer_holds_the_file(tmp_path: Path) -> None
     from gateway.cli.outbox import read_stats
 
     async def scenario() -> None:
-        outbox, rows, task = await filled(tmp_path / "o.db", 30)
+        outbox, _rows, task = await filled(tmp_path / "o.db", 30)
         outbox.ack(1)
         await outbox.flush()
         stats = read_stats(str(tmp_path / "o.db"))
