@@ -8,6 +8,7 @@ RFC 9562 method 1 instead puts a 12-bit counter in rand_a, seeded randomly each 
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 import uuid
@@ -15,6 +16,9 @@ import uuid
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
+# Ids must be unique, not secret: a generator seeded from the OS avoids two syscalls per id.
+_random = random.Random(os.urandom(32))
+os.register_at_fork(after_in_child=lambda: _random.seed(os.urandom(32)))
 
 
 def uuid7(now_ns: int | None = None) -> uuid.UUID:
@@ -24,13 +28,13 @@ def uuid7(now_ns: int | None = None) -> uuid.UUID:
     with _lock:
         if ms > _last_ms:
             _last_ms = ms
-            _counter = int.from_bytes(os.urandom(2), "big") & 0x7FF  # leave headroom for increments
+            _counter = _random.getrandbits(11)  # leave headroom for increments
         else:
             _counter += 1
             if _counter > 0xFFF:  # counter exhausted: borrow the next millisecond (RFC 9562 6.2)
                 _last_ms += 1
                 _counter = 0
         ms, counter = _last_ms, _counter
-    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+        rand_b = _random.getrandbits(62)
     value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand_b
     return uuid.UUID(int=value)

@@ -257,7 +257,15 @@ class Outbox:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=5.0)
             try:
-                await self._write_once()
+                # Shielded: a cancel lands between transactions, never inside one, so RAM and
+                # disk always agree about which events were committed.
+                job = asyncio.ensure_future(self._write_once())
+                try:
+                    await asyncio.shield(job)
+                except asyncio.CancelledError:
+                    with contextlib.suppress(Exception):
+                        await job
+                    raise
                 delay = 0.0
                 if time.monotonic() - last_maintenance > 30:
                     last_maintenance = time.monotonic()
