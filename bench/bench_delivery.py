@@ -22,12 +22,12 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from broker import Mosquitto  # noqa: E402
+from broker import Mosquitto
 
-from gateway.events.types.synthetic import SyntheticData  # noqa: E402
-from gateway.mqtt.link import LinkSettings, MqttLink  # noqa: E402
-from gateway.mqtt.publisher import Publisher  # noqa: E402
-from gateway.outbox import Outbox, QuotaPolicy  # noqa: E402
+from gateway.events.types.synthetic import SyntheticData
+from gateway.mqtt.link import LinkSettings, MqttLink
+from gateway.mqtt.publisher import Publisher
+from gateway.outbox import Outbox, QuotaPolicy
 
 FILLER = "x" * 150  # envelope + data come to about 320 bytes, like a small real event
 WINDOW = 20
