@@ -47,6 +47,8 @@ class Mosquitto:
         """The broker's config: loopback only, anonymous, no persistence, generous queues."""
         lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false",
                  "max_queued_messages 1000000", "max_inflight_messages 0", "log_dest stderr", "log_type error"]
+        if os.geteuid() == 0:
+            lines.append("user root")  # else mosquitto drops to its own user and cannot read the test's files
         if self.tls:
             lines += [f"cafile {self.tls['ca']}", f"certfile {self.tls['cert']}", f"keyfile {self.tls['key']}"]
             if self.tls.get("require_certificate"):
