@@ -114,7 +114,8 @@ def test_wrong_tls_ca_is_reported_survived_and_fixed_by_reload(tmp_path: Path) -
             status = request_status(str(tmp_path / "data" / "storegw.sock"))
             assert status["mqtt"]["connected"] is False
             assert "ca_file" in status["mqtt"]["last_error"]
-            assert read_stats(str(tmp_path / "data" / "outbox.db"))["pending"] > 0
+            wait_for(lambda: read_stats(str(tmp_path / "data" / "outbox.db"))["pending"] > 20,
+                     what="events waiting in the outbox while TLS fails")
             config.write_text(config.read_text().replace(str(other_ca), str(good_ca)))
             daemon.signal(signal.SIGHUP)
             wait_for(lambda: request_status(str(tmp_path / "data" / "storegw.sock"))["mqtt"]["connected"],

@@ -1,0 +1,24 @@
+"""Runs a synthetic device: one `synthetic` event per reading."""
+
+from __future__ import annotations
+
+from drivers.synthetic import SyntheticDriver, SyntheticReading
+from gateway.devices.context import DeviceContext
+from gateway.devices.synthetic.config import SyntheticConfig
+from gateway.events.types.synthetic import SyntheticData
+from gateway.pipelines import Event
+
+
+async def run_device(cfg: SyntheticConfig, ctx: DeviceContext) -> None:
+    """Emit `rate` events per second until cancelled."""
+    driver = SyntheticDriver(cfg.id, cfg.rate)
+    driver.stats = ctx.stats
+    filler = "x" * cfg.payload_bytes
+
+    def on_reading(reading: SyntheticReading) -> None:
+        ctx.emit(Event("synthetic", reading.time, SyntheticData(n=reading.n, filler=filler)))
+
+    try:
+        await driver.run(on_reading)
+    finally:
+        driver.shutdown()
