@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from gateway.cli.main import CliError
+from gateway.cli.errors import CliError
 from gateway.config import Config, ConfigError, load_config
 
 DEFAULT_CONFIG = os.environ.get("STOREGW_CONFIG", "/etc/storegw/storegw.toml")

@@ -7,6 +7,7 @@ import importlib
 import sys
 
 from gateway import __version__
+from gateway.cli.errors import CliError
 
 # Verb-family modules; each defines register(subparsers) and sets `func` on its parsers.
 # Imported lazily per module so `storegw status` does not pay for cv2 or sllurp.
@@ -22,14 +23,6 @@ VERB_MODULES = (
     "gateway.cli.vision",
     "gateway.cli.ble",
 )
-
-
-class CliError(Exception):
-    """An error to show as one sentence on stderr, with an exit code."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from gateway.cli.common import DEFAULT_CONFIG, load_or_exit
-from gateway.cli.main import CliError
+from gateway.cli.errors import CliError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

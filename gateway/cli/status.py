@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from gateway.cli.common import DEFAULT_CONFIG, load_or_exit
-from gateway.cli.main import CliError
+from gateway.cli.errors import CliError
 from gateway.diag.client import DaemonNotRunning, follow_events, request_status
 
 

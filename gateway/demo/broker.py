@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -56,7 +57,7 @@ async def start_broker(stack: contextlib.AsyncExitStack, host: str, port: int) -
         return f"mqtt://{host}:{port}", f"the broker at {host}:{port}"
     free = _free_port()
     mosquitto = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
-    if mosquitto:
+    if mosquitto and not os.environ.get("STOREGW_NO_MOSQUITTO"):
         workdir = Path(tempfile.mkdtemp(prefix="storegw-demo-mosq-"))
         conf = workdir / "mosquitto.conf"
         conf.write_text(f"listener {free} 127.0.0.1\nallow_anonymous true\npersistence false\n")
