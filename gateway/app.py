@@ -185,6 +185,8 @@ class Gateway:
     async def shutdown(self, drain_s: float = 3.0) -> None:
         """Stop devices, commit what is in RAM, try briefly to deliver, publish offline, close."""
         self.notifier.notify("STOPPING=1")
+        for task in self._tasks[1:]:  # health and watchdog; the outbox writer keeps going until the end
+            task.cancel()
         await self.supervisor.stop_all()
         await self.outbox.flush()
         deadline = time.monotonic() + drain_s
