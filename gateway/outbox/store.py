@@ -214,7 +214,7 @@ class Outbox:
         while self._queue or self._acks:
             try:
                 await self._write_once()
-            except Exception as exc:  # noqa: BLE001 - report, and close what can be closed
+            except Exception as exc:
                 log.error("outbox: %d events could not be committed at shutdown (%s)", len(self._queue), exc)
                 break
         async with self._lock:
@@ -239,6 +239,8 @@ class Outbox:
         # each: they ride along with new events, or go in groups.
         if len(self._acks) >= ACK_BATCH:
             self._wake.set()
+        elif len(self._acks) == 1:
+            asyncio.get_running_loop().call_later(ACK_DELAY_S, self._wake.set)
 
     def subscribe(self, callback: Callable[[list[Row], list[Draft]], None]) -> Callable[[], None]:
         """Call ``callback(rows, drafts)`` after each commit; returns an unsubscribe function."""
@@ -266,7 +268,7 @@ class Outbox:
                     self._idle.set()
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=ACK_DELAY_S if self._acks else 5.0)
+                    await asyncio.wait_for(self._wake.wait(), timeout=5.0)
             try:
                 # Shielded: a cancel lands between transactions, never inside one, so RAM and
                 # disk always agree about which events were committed.
@@ -290,7 +292,7 @@ class Outbox:
 
     async def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything queued so far is committed; False on timeout."""
-        if not self._queue and not self._acks:
+        if self._idle.is_set():  # cleared by every submit and ack, set only by an idle writer
             return True
         self._wake.set()
         try:

@@ -1,0 +1,80 @@
+"""Runs a serial people counter: driver readings -> FootfallCounter -> footfall events.
+
+The last cumulative counts are kept in ``{data_dir}/state/{id}.counter.json``, so people who
+passed while the gateway was restarting are counted in the first interval after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+from drivers.serial_counter import CounterReading, SerialCounterDriver
+from gateway.devices.context import DeviceContext
+from gateway.devices.serial_counter.config import SerialCounterConfig
+from gateway.pipelines.counters import Baseline, FootfallCounter
+
+TICK_S = 1.0
+
+
+def _state_path(ctx: DeviceContext) -> str:
+    """Where this device's baseline is kept."""
+    return os.path.join(ctx.data_dir, "state", f"{ctx.device_id}.counter.json")
+
+
+def load_baseline(ctx: DeviceContext) -> Baseline | None:
+    """The baseline saved by the previous run, if any and readable."""
+    try:
+        with open(_state_path(ctx), encoding="utf-8") as handle:
+            raw = json.load(handle)
+        return Baseline(str(raw["sensor_id"]), int(raw["count_in"]), int(raw["count_out"]))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        ctx.log.warning("%s: ignoring unreadable counter state (%s)", ctx.device_id, exc)
+        return None
+
+
+def save_baseline(ctx: DeviceContext, baseline: Baseline | None) -> None:
+    """Atomically replace the saved baseline."""
+    if baseline is None:
+        return
+    path = _state_path(ctx)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump({"sensor_id": baseline.sensor_id, "count_in": baseline.count_in,
+                   "count_out": baseline.count_out}, handle)
+    os.replace(tmp, path)
+
+
+async def run_device(cfg: SerialCounterConfig, ctx: DeviceContext) -> None:
+    """Count people at one door until cancelled; the driver survives unplugs by itself."""
+    driver = SerialCounterDriver(cfg.id, port=cfg.port, protocol=cfg.protocol, baudrate=cfg.baudrate,
+                                 read_timeout_s=cfg.read_timeout_s, unplug_timeout_s=cfg.unplug_timeout_s)
+    driver.stats = ctx.stats
+    counter = FootfallCounter(cfg.door or cfg.id, cfg.interval_s,
+                              16 if cfg.protocol == "terabee" else cfg.counter_bits, load_baseline(ctx))
+
+    def on_reading(reading: CounterReading) -> None:
+        events = counter.feed(reading.sensor_id, reading.count_in, reading.count_out, reading.time)
+        ctx.emit_all(events)
+        ctx.stats.extra.update(resets=counter.resets, wraps=counter.wraps)
+
+    async def ticker() -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            events = counter.tick(ctx.clock())
+            if events:
+                ctx.emit_all(events)
+                save_baseline(ctx, counter.baseline)
+
+    tick_task = asyncio.create_task(ticker())
+    try:
+        await driver.run(on_reading)
+    finally:
+        tick_task.cancel()
+        driver.shutdown()
+        ctx.emit_all(counter.flush(ctx.clock()))
+        save_baseline(ctx, counter.baseline)
