@@ -65,7 +65,8 @@ def link_settings(config: Config, config_path: str, boot: int) -> LinkSettings:
         tls_insecure=m.tls_insecure, max_inflight=m.max_inflight, connect_timeout_s=m.connect_timeout_s,
         reconnect_min_s=m.reconnect_min_s, reconnect_max_s=m.reconnect_max_s,
         puback_timeout_s=m.puback_timeout_s,
-        will_topic=f"{topic}/state", will_payload=state_payload(False, boot, __version__, "connection lost"),
+        will_topic=f"{topic}/state",
+        will_payload=state_payload(False, boot, __version__, "connection lost", stamped=False),
         subscriptions=(f"{topic}/cmd/+",))
 
 
@@ -214,8 +215,15 @@ class Gateway:
             log.error("reload: gateway.data_dir changed; that needs a restart (kept %s)", self.config.gateway.data_dir)
             return
         old = self.config
+        try:
+            # Secrets are compared too, so a changed password file takes effect on SIGHUP.
+            wanted = link_settings(new, self.config_path, self.outbox.boot)
+            link_changed = self.link is None or wanted != self.link.settings
+        except OSError as exc:
+            log.error("reload refused, keeping the running config: cannot read a secret file (%s)", exc.strerror)
+            return
         self.config = new
-        if new.mqtt != old.mqtt or new.gateway != old.gateway:
+        if link_changed or new.gateway != old.gateway:
             await self._stop_link("reconfiguring")
             self.topic = base_topic(new)
             self._start_link()

@@ -40,13 +40,17 @@ class Mosquitto:
 
     port: int = field(default_factory=free_port)
     tls: dict[str, str] | None = None
+    password_file: str | None = None
     process: subprocess.Popen[bytes] | None = None
     workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="storegw-mosq-"))
 
     def config_text(self) -> str:
         """The broker's config: loopback only, anonymous, no persistence, generous queues."""
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false",
+        anonymous = "false" if self.password_file else "true"
+        lines = [f"listener {self.port} 127.0.0.1", f"allow_anonymous {anonymous}", "persistence false",
                  "max_queued_messages 1000000", "max_inflight_messages 0", "log_dest stderr", "log_type error"]
+        if self.password_file:
+            lines.append(f"password_file {self.password_file}")
         if os.geteuid() == 0:
             lines.append("user root")  # else mosquitto drops to its own user and cannot read the test's files
         if self.tls:

@@ -300,10 +300,11 @@ def response_properties(request: Any) -> Properties | None:
     return props
 
 
-def state_payload(online: bool, boot: int, version: str, reason: str | None = None) -> bytes:
-    """The retained `.../state` payload."""
-    body: dict[str, Any] = {"online": online, "boot": boot, "version": version,
-                            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+def state_payload(online: bool, boot: int, version: str, reason: str | None = None, stamped: bool = True) -> bytes:
+    """The retained `.../state` payload (the will is not stamped: the broker sends it later)."""
+    body: dict[str, Any] = {"online": online, "boot": boot, "version": version}
+    if stamped:
+        body["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if reason:
         body["reason"] = reason
     return json.dumps(body).encode()
