@@ -192,8 +192,8 @@ def main() -> None:
         raw2 = raw_paho(broker.port, args.events, payload)
         raw_mean = (raw + raw2) / 2
         print(f"raw paho QoS1 (window {WINDOW}), {args.events} msgs, before/after: {raw:,.0f} / {raw2:,.0f} msg/s")
-        print(f"durable publish (submit -> commit FULL -> publish -> PUBACK; acks committed in groups), {args.events} events: "
-              f"{rate:,.0f} events/s; ratio to raw paho {rate / raw_mean:.2f}")
+        print(f"durable publish (submit -> commit FULL -> publish -> PUBACK; acks committed in groups), "
+              f"{args.events} events: {rate:,.0f} events/s; ratio to raw paho {rate / raw_mean:.2f}")
         drain_rate, size_mb = asyncio.run(drain(broker.port, args.backlog, workdir))
         print(f"backlog drain: {args.backlog} events ({size_mb:.0f} MB outbox) committed while offline, delivered at "
               f"{drain_rate:,.0f} events/s after connect")

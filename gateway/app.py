@@ -82,7 +82,7 @@ class Gateway:
                              source=f"/stores/{config.gateway.store_id}/gateways/{config.gateway.gateway_id}",
                              quota=quota_policy(config), batch_max=config.outbox.batch_max,
                              ram_queue_max=config.outbox.ram_queue_max)
-        self.supervisor = Supervisor(self.emit_event, config.gateway.data_dir)
+        self.supervisor = Supervisor(self.emit_event, config.gateway.data_dir, config_path)
         self.notifier = Notifier()
         self.publisher: Publisher | None = None
         self.link: MqttLink | None = None

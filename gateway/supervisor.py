@@ -35,16 +35,18 @@ class DeviceSlot:
 class Supervisor:
     """Owns the device tasks; one failing device never stops another."""
 
-    def __init__(self, emit_event: Callable[[str, Event], None], data_dir: str) -> None:
+    def __init__(self, emit_event: Callable[[str, Event], None], data_dir: str, config_path: str = "") -> None:
         self._emit_event = emit_event
         self.data_dir = data_dir
+        self.config_path = config_path
         self.slots: dict[str, DeviceSlot] = {}
 
     def start(self, config: Any) -> None:
         """Start supervising one device config."""
         device_id = config.id
         context = DeviceContext(device_id=device_id, emit_event=self._emit_event, stats=DriverStats(),
-                                log=logging.getLogger(f"storegw.device.{device_id}"), data_dir=self.data_dir)
+                                log=logging.getLogger(f"storegw.device.{device_id}"), data_dir=self.data_dir,
+                                config_path=self.config_path)
         slot = DeviceSlot(config=config, context=context)
         self.slots[device_id] = slot
         slot.task = asyncio.create_task(self._supervise(slot), name=f"device:{device_id}")

@@ -22,6 +22,8 @@ class DeviceContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("storegw.device"))
     clock: Callable[[], float] = time.time
     data_dir: str = "."
+    config_path: str = ""
+    """The config file, to resolve relative paths of device keys."""
 
     def emit(self, event: Event) -> None:
         """Hand one event of this device to the outbox."""
