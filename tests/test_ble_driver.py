@@ -47,7 +47,7 @@ def test_watchdog_restarts_a_silent_scanner_and_in_progress_is_retried() -> None
     async def scenario() -> None:
         task = asyncio.create_task(driver.run(adverts.append))
         for _ in range(200):
-            if driver.watchdog_restarts >= 2:
+            if driver.watchdog_restarts >= 2 and driver.stats.reconnects >= 2:
                 break
             await asyncio.sleep(0.05)
         task.cancel()

@@ -104,7 +104,7 @@ class BLEDriver(Driver[Advert]):
             if silent > self.watchdog_s:
                 self.watchdog_restarts += 1
                 self.stats.extra["watchdog_restarts"] = self.watchdog_restarts
-                self.stats.count_error("watchdog", f"no advert for {silent:.0f} s; restarting the scan")
-                log.warning("%s: no advert for %.0f s; restarting the scan", self.device_id, silent)
+                self.stats.count_error("watchdog", f"no advert for {silent:.1f} s; restarting the scan")
+                log.warning("%s: no advert for %.1f s; restarting the scan", self.device_id, silent)
                 return
             self.backoff.reset()
