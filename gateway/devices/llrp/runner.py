@@ -1,0 +1,47 @@
+"""Runs an LLRP reader: tag reads -> inventory pipeline -> item and stock-count events."""
+
+from __future__ import annotations
+
+import asyncio
+
+from drivers.llrp import LLRPDriver, TagRead
+from gateway.devices.context import DeviceContext
+from gateway.devices.llrp.config import LLRPConfig
+from gateway.pipelines.rfid_inventory import InventoryPipeline, InventorySettings
+
+
+def inventory_settings(cfg: LLRPConfig) -> InventorySettings:
+    """Pipeline settings of one reader."""
+    return InventorySettings(zones={(cfg.id, int(a)): zone for a, zone in cfg.zones.items()},
+                             exit_zones=frozenset(cfg.exit_zones), departed_after_s=cfg.departed_after_s,
+                             cycle_s=cfg.cycle_s, hysteresis_db=cfg.hysteresis_db, max_tags=cfg.max_tags)
+
+
+async def run_device(cfg: LLRPConfig, ctx: DeviceContext) -> None:
+    """Inventory until cancelled; the driver reconnects by itself."""
+    driver = LLRPDriver(cfg.id, host=cfg.host, port=cfg.port, reader_config=cfg.sllurp_settings(),
+                        silence_timeout_s=cfg.silence_timeout_s)
+    driver.stats = ctx.stats
+    pipeline = InventoryPipeline(inventory_settings(cfg))
+    last = {"reads": 0, "t": ctx.clock()}
+
+    def on_reads(reads: list[TagRead]) -> None:
+        for read in reads:
+            ctx.emit_all(pipeline.feed(cfg.id, read.epc, read.antenna, read.rssi, read.time))
+
+    async def ticker() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = ctx.clock()
+            ctx.emit_all(pipeline.tick(now))
+            rate = (driver.reads_total - last["reads"]) / max(now - last["t"], 1e-3)
+            last.update(reads=driver.reads_total, t=now)
+            ctx.stats.extra.update(reads_per_s=round(rate, 1), tags=len(pipeline.tags), cycle=pipeline.cycle,
+                                   connected=ctx.stats.state == "connected")
+
+    tick_task = asyncio.create_task(ticker())
+    try:
+        await driver.run(on_reads)
+    finally:
+        tick_task.cancel()
+        driver.shutdown()

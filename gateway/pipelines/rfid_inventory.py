@@ -1,0 +1,189 @@
+"""RFID inventory: tag reads -> item locations (arrived, moved, departed, left the store) and stock counts.
+
+Pure and clock-injected. A location is (reader, antenna) mapped to a named zone. A tag's zone
+follows the mean RSSI of its last ``window`` reads per location: it moves only when the new
+location's mean beats the current one's by ``hysteresis_db``, an offset that decays with the
+time since the tag was last read at its current location (after EdgeX's inventory service),
+so cross-reads from a neighbouring antenna do not make it flap. A tag unseen for
+``departed_after_s`` has departed; one read at an exit zone has left the store.
+
+Memory: one Tag per EPC (~600 bytes with its RSSI windows); ``max_tags`` caps the table and
+evicts the longest-unseen tag as departed. At 100,000 unique tags the table is ~60 MB
+(bench/bench_rfid.py measures it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict, defaultdict, deque
+from dataclasses import dataclass, field
+
+from gateway.events.envelope import rfc3339
+from gateway.events.types.rfid import GtinCount, ItemData, StockCountData
+from gateway.pipelines import Event
+from gateway.pipelines.epc import decode_epc
+
+Location = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class InventorySettings:
+    """Zones and thresholds of the inventory pipeline."""
+
+    zones: dict[Location, str] = field(default_factory=dict)
+    """(reader, antenna) -> zone name; unmapped antennas are zone "{reader}:{antenna}"."""
+    exit_zones: frozenset[str] = frozenset()
+    window: int = 20
+    hysteresis_db: float = 6.0
+    hysteresis_decay_s: float = 60.0
+    departed_after_s: float = 600.0
+    cycle_s: float = 60.0
+    max_tags: int = 200_000
+
+
+@dataclass(slots=True)
+class Tag:
+    """What the pipeline knows about one EPC."""
+
+    epc: str
+    location: Location | None
+    last_seen: float
+    rssi: dict[Location, deque[float]]
+    last_seen_at: dict[Location, float]
+    seen_in_cycle: bool = True
+
+
+class InventoryPipeline:
+    """Item events per read, stock counts per cycle."""
+
+    def __init__(self, settings: InventorySettings) -> None:
+        self.settings = settings
+        self.tags: OrderedDict[str, Tag] = OrderedDict()
+        self.cycle = 0
+        self.cycle_start: float | None = None
+        self.previous_counts: dict[str, dict[str, int]] = {}
+        self.evicted = 0
+        self.reads = 0
+
+    def zone_of(self, location: Location) -> str:
+        """The zone name of a location."""
+        return self.settings.zones.get(location) or f"{location[0]}:{location[1]}"
+
+    # ---- reads -------------------------------------------------------------------------
+    def feed(self, reader: str, epc: str, antenna: int, rssi: float | None, now: float) -> list[Event]:
+        """One tag read."""
+        self.reads += 1
+        if self.cycle_start is None:
+            self.cycle_start = now
+        location = (reader, antenna)
+        value = -70.0 if rssi is None else float(rssi)
+        tag = self.tags.get(epc)
+        events: list[Event] = []
+        if tag is None:
+            tag = Tag(epc, None, now, {}, {})
+            self.tags[epc] = tag
+            if len(self.tags) > self.settings.max_tags:
+                events += self._evict()
+        else:
+            self.tags.move_to_end(epc)
+        tag.last_seen = now
+        tag.seen_in_cycle = True
+        tag.last_seen_at[location] = now
+        window = tag.rssi.get(location)
+        if window is None:
+            window = tag.rssi[location] = deque(maxlen=self.settings.window)
+        window.append(value)
+        if tag.location is None:
+            tag.location = location
+            events.append(self._item("arrived", tag, location, None, now))
+        elif location != tag.location and self._beats(tag, location, now):
+            previous = tag.location
+            tag.location = location
+            if self.zone_of(previous) != self.zone_of(location):
+                events.append(self._item("moved", tag, location, previous, now))
+        if self.zone_of(tag.location) in self.settings.exit_zones:
+            events.append(self._item("left_store", tag, tag.location, None, now))
+            del self.tags[epc]
+        return events
+
+    def _beats(self, tag: Tag, candidate: Location, now: float) -> bool:
+        """True when ``candidate``'s mean RSSI beats the current location's by the decaying offset."""
+        assert tag.location is not None
+        current = tag.rssi.get(tag.location)
+        if not current:
+            return True
+        since = now - tag.last_seen_at.get(tag.location, now)
+        offset = self.settings.hysteresis_db * math.exp(-since / self.settings.hysteresis_decay_s)
+        mean_new = sum(tag.rssi[candidate]) / len(tag.rssi[candidate])
+        mean_old = sum(current) / len(current)
+        return mean_new > mean_old + offset
+
+    def _item(self, action: str, tag: Tag, location: Location, previous: Location | None, now: float) -> Event:
+        """An `item` event."""
+        info = decode_epc(tag.epc)
+        window = tag.rssi.get(location)
+        return Event("item", now, ItemData(
+            action=action, epc=info.hex, gtin=info.gtin, serial=info.serial, scheme=info.scheme,  # type: ignore[arg-type]
+            zone=self.zone_of(location), from_zone=self.zone_of(previous) if previous else None,
+            reader=location[0], antenna=location[1],
+            rssi=round(sum(window) / len(window), 1) if window else None, last_seen=rfc3339(tag.last_seen)))
+
+    def _evict(self) -> list[Event]:
+        """Drop the longest-unseen tag (reported as departed) to keep memory bounded."""
+        _, tag = self.tags.popitem(last=False)
+        self.evicted += 1
+        if tag.location is None:
+            return []
+        return [self._item("departed", tag, tag.location, None, tag.last_seen)]
+
+    # ---- time --------------------------------------------------------------------------
+    def tick(self, now: float) -> list[Event]:
+        """Departures, and the stock count when a cycle has ended."""
+        events: list[Event] = []
+        limit = now - self.settings.departed_after_s
+        while self.tags:
+            epc, tag = next(iter(self.tags.items()))
+            if tag.last_seen >= limit:
+                break
+            del self.tags[epc]
+            if tag.location is not None:
+                events.append(self._item("departed", tag, tag.location, None, now))
+        if self.cycle_start is not None and now - self.cycle_start >= self.settings.cycle_s:
+            events += self.stock_counts(now)
+        return events
+
+    def stock_counts(self, now: float) -> list[Event]:
+        """One `stock-count` event per zone for the cycle that ends now; starts the next cycle."""
+        assert self.cycle_start is not None
+        self.cycle += 1
+        by_zone: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        non_gs1: dict[str, int] = defaultdict(int)
+        known: dict[str, int] = defaultdict(int)
+        seen: dict[str, int] = defaultdict(int)
+        for tag in self.tags.values():
+            if tag.location is None:
+                continue
+            zone = self.zone_of(tag.location)
+            known[zone] += 1
+            seen[zone] += tag.seen_in_cycle
+            tag.seen_in_cycle = False
+            gtin = decode_epc(tag.epc).gtin
+            if gtin:
+                by_zone[zone][gtin] += 1
+            else:
+                non_gs1[zone] += 1
+        events = []
+        zones = sorted(set(known) | set(self.previous_counts))
+        for zone in zones:
+            counts = by_zone.get(zone, {})
+            previous = self.previous_counts.get(zone, {})
+            rows = [GtinCount(gtin=g, count=counts.get(g, 0), delta=counts.get(g, 0) - previous.get(g, 0))
+                    for g in sorted(set(counts) | set(previous))]
+            events.append(Event("stock-count", now, StockCountData(
+                zone=zone, cycle=self.cycle, interval_start=rfc3339(self.cycle_start),
+                interval_s=round(max(now - self.cycle_start, 0.001), 3),
+                coverage=round(seen[zone] / known[zone], 4) if known[zone] else 1.0,
+                total=known[zone], non_gs1=non_gs1[zone], counts=rows)))
+        self.previous_counts = {zone: dict(counts) for zone, counts in by_zone.items()}
+        self.cycle_start = now
+        return events
