@@ -2,7 +2,8 @@
 
 SGTIN-96/198 give GTIN-14 and serial; SSCC, GRAI and GIAI give their GS1 key; anything else
 (non-GS1 headers, broken encodings) is kept as raw hex. epcpy decodes ~35k EPCs/s, so the
-result of each EPC is cached (a store holds tens of thousands of distinct tags at most).
+result of each EPC is cached; the inventory keeps each tag's GTIN itself, so the cache
+only needs to cover the tags that are moving right now.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class EpcInfo:
     """The GS1 key (SSCC, GRAI, GIAI) for non-SGTIN schemes."""
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=20_000)
 def decode_epc(epc_hex: str) -> EpcInfo:
     """Decode one EPC given as hex (any case)."""
     from epcpy import ConvertException, hex_to_tag_encodable

@@ -7,15 +7,15 @@ time since the tag was last read at its current location (after EdgeX's inventor
 so cross-reads from a neighbouring antenna do not make it flap. A tag unseen for
 ``departed_after_s`` has departed; one read at an exit zone has left the store.
 
-Memory: one Tag per EPC (~600 bytes with its RSSI windows); ``max_tags`` caps the table and
-evicts the longest-unseen tag as departed. At 100,000 unique tags the table is ~60 MB
-(bench/bench_rfid.py measures it).
+Memory: one Tag per EPC with an int8 ring of RSSI values per location it was read at;
+``max_tags`` caps the table and evicts the longest-unseen tag as departed. bench/bench_rfid.py
+measures the table at 100,000 unique tags (bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict, defaultdict, deque
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 
 from gateway.events.envelope import rfc3339
@@ -41,16 +41,57 @@ class InventorySettings:
     max_tags: int = 200_000
 
 
-@dataclass(slots=True)
-class Tag:
-    """What the pipeline knows about one EPC."""
+class LocationStats:
+    """A tag's recent reads at one location: a ring of the last ``window`` RSSI values (int8)."""
 
-    epc: str
-    location: Location | None
-    last_seen: float
-    rssi: dict[Location, deque[float]]
-    last_seen_at: dict[Location, float]
-    seen_in_cycle: bool = True
+    __slots__ = ("last_seen", "location", "n", "pos", "ring", "total")
+
+    def __init__(self, location: Location, window: int) -> None:
+        self.location = location
+        self.ring = bytearray(window)
+        self.pos = 0
+        self.n = 0
+        self.total = 0
+        self.last_seen = 0.0
+
+    def add(self, rssi: int, now: float) -> None:
+        """One more read."""
+        value = max(-128, min(127, rssi))
+        if self.n == len(self.ring):
+            old = self.ring[self.pos]
+            self.total -= old - 256 if old > 127 else old
+        else:
+            self.n += 1
+        self.ring[self.pos] = value & 0xFF
+        self.total += value
+        self.pos = (self.pos + 1) % len(self.ring)
+        self.last_seen = now
+
+    @property
+    def mean(self) -> float:
+        """Mean RSSI of the window."""
+        return self.total / self.n if self.n else -128.0
+
+
+class Tag:
+    """What the pipeline knows about one EPC (kept small: there may be 100,000 of them)."""
+
+    __slots__ = ("epc", "gtin", "last_seen", "location", "locations", "seen_in_cycle")
+
+    def __init__(self, epc: str, gtin: str | None, now: float) -> None:
+        self.epc = epc
+        self.gtin = gtin
+        self.location: Location | None = None
+        self.last_seen = now
+        self.locations: list[LocationStats] = []
+        self.seen_in_cycle = True
+
+    def at(self, location: Location) -> LocationStats | None:
+        """The stats of one location (a tag is read at a handful at most)."""
+        for stats in self.locations:
+            if stats.location == location:
+                return stats
+        return None
 
 
 class InventoryPipeline:
@@ -64,6 +105,9 @@ class InventoryPipeline:
         self.previous_counts: dict[str, dict[str, int]] = {}
         self.evicted = 0
         self.reads = 0
+        self._gtins: dict[str, str] = {}
+        self._locations: dict[Location, Location] = {}
+        """One string object per GTIN, shared by all its tags."""
 
     def zone_of(self, location: Location) -> str:
         """The zone name of a location."""
@@ -75,12 +119,15 @@ class InventoryPipeline:
         self.reads += 1
         if self.cycle_start is None:
             self.cycle_start = now
-        location = (reader, antenna)
-        value = -70.0 if rssi is None else float(rssi)
+        location = self._locations.get((reader, antenna))
+        if location is None:  # one tuple per location, shared by every tag read there
+            location = self._locations[(reader, antenna)] = (reader, antenna)
+        value = -70 if rssi is None else round(rssi)
         tag = self.tags.get(epc)
         events: list[Event] = []
         if tag is None:
-            tag = Tag(epc, None, now, {}, {})
+            gtin = decode_epc(epc).gtin
+            tag = Tag(epc, self._gtins.setdefault(gtin, gtin) if gtin else None, now)
             self.tags[epc] = tag
             if len(self.tags) > self.settings.max_tags:
                 events += self._evict()
@@ -88,11 +135,11 @@ class InventoryPipeline:
             self.tags.move_to_end(epc)
         tag.last_seen = now
         tag.seen_in_cycle = True
-        tag.last_seen_at[location] = now
-        window = tag.rssi.get(location)
-        if window is None:
-            window = tag.rssi[location] = deque(maxlen=self.settings.window)
-        window.append(value)
+        stats = tag.at(location)
+        if stats is None:
+            stats = LocationStats(location, self.settings.window)
+            tag.locations.append(stats)
+        stats.add(value, now)
         if tag.location is None:
             tag.location = location
             events.append(self._item("arrived", tag, location, None, now))
@@ -109,24 +156,23 @@ class InventoryPipeline:
     def _beats(self, tag: Tag, candidate: Location, now: float) -> bool:
         """True when ``candidate``'s mean RSSI beats the current location's by the decaying offset."""
         assert tag.location is not None
-        current = tag.rssi.get(tag.location)
-        if not current:
+        current = tag.at(tag.location)
+        new = tag.at(candidate)
+        if current is None or not current.n:
             return True
-        since = now - tag.last_seen_at.get(tag.location, now)
+        since = now - current.last_seen
         offset = self.settings.hysteresis_db * math.exp(-since / self.settings.hysteresis_decay_s)
-        mean_new = sum(tag.rssi[candidate]) / len(tag.rssi[candidate])
-        mean_old = sum(current) / len(current)
-        return mean_new > mean_old + offset
+        return new is not None and new.mean > current.mean + offset
 
     def _item(self, action: str, tag: Tag, location: Location, previous: Location | None, now: float) -> Event:
         """An `item` event."""
         info = decode_epc(tag.epc)
-        window = tag.rssi.get(location)
+        stats = tag.at(location)
         return Event("item", now, ItemData(
             action=action, epc=info.hex, gtin=info.gtin, serial=info.serial, scheme=info.scheme,  # type: ignore[arg-type]
             zone=self.zone_of(location), from_zone=self.zone_of(previous) if previous else None,
             reader=location[0], antenna=location[1],
-            rssi=round(sum(window) / len(window), 1) if window else None, last_seen=rfc3339(tag.last_seen)))
+            rssi=round(stats.mean, 1) if stats and stats.n else None, last_seen=rfc3339(tag.last_seen)))
 
     def _evict(self) -> list[Event]:
         """Drop the longest-unseen tag (reported as departed) to keep memory bounded."""
@@ -167,7 +213,7 @@ class InventoryPipeline:
             known[zone] += 1
             seen[zone] += tag.seen_in_cycle
             tag.seen_in_cycle = False
-            gtin = decode_epc(tag.epc).gtin
+            gtin = tag.gtin
             if gtin:
                 by_zone[zone][gtin] += 1
             else:
