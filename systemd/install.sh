@@ -12,6 +12,7 @@ python3 -m venv /opt/storegw/venv
 /opt/storegw/venv/bin/pip install --upgrade pip
 /opt/storegw/venv/bin/pip install "$src[$extras]"
 cp "$src/README.md" /opt/storegw/README.md
+rm -rf /opt/storegw/models && cp -r "$src/models" /opt/storegw/models   # ONNX files + manifest (verified at start)
 install -d -m 0750 -o root -g storegw /etc/storegw
 if [ ! -e /etc/storegw/storegw.toml ]; then
   install -m 0640 -o root -g storegw "$src/config/store.example.toml" /etc/storegw/storegw.toml

@@ -52,7 +52,9 @@ def test_departed_after_silence_and_left_store_at_the_exit() -> None:
     assert ("departed", "sales-floor") in actions(events) and ("departed", "backroom") not in actions(events)
     events = inv.feed(R, B, 4, -40, 151.0)
     assert actions(events)[-1] == ("left_store", "exit")
-    assert B not in inv.tags
+    assert actions(inv.feed(R, B, 4, -40, 152.0)) == [], "still at the exit: no second event"
+    assert all(c.data.total == 0 for c in inv.stock_counts(160.0) if c.data.zone == "backroom")
+    assert actions(inv.feed(R, B, 1, -50, 200.0)) == [("arrived", "sales-floor")], "returned to the floor"
 
 
 def test_stock_counts_per_zone_and_gtin_with_deltas_and_coverage() -> None:

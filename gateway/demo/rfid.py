@@ -13,7 +13,7 @@ from gateway.demo import DemoOptions
 
 async def setup(stack: contextlib.AsyncExitStack, workdir: Path, options: DemoOptions) -> list[dict[str, Any]]:
     """Start the emulated reader; return its device entry."""
-    emulator = await LLRPReaderEmulator(Population.generate(300, antennas=4, seed=4), antennas=4,
+    emulator = await LLRPReaderEmulator(Population.generate(300, antennas=4, seed=4, exit_antenna=4), antennas=4,
                                         report_interval_s=1.0, churn_every_s=3.0, cross_read=0.1).start()
     stack.push_async_callback(emulator.stop)
     return [{"id": "reader-1", "kind": "llrp", "host": "127.0.0.1", "port": emulator.port,

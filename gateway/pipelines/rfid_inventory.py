@@ -76,7 +76,7 @@ class LocationStats:
 class Tag:
     """What the pipeline knows about one EPC (kept small: there may be 100,000 of them)."""
 
-    __slots__ = ("epc", "gtin", "last_seen", "location", "locations", "seen_in_cycle")
+    __slots__ = ("epc", "gtin", "last_seen", "left", "location", "locations", "seen_in_cycle")
 
     def __init__(self, epc: str, gtin: str | None, now: float) -> None:
         self.epc = epc
@@ -85,6 +85,8 @@ class Tag:
         self.last_seen = now
         self.locations: list[LocationStats] = []
         self.seen_in_cycle = True
+        self.left = False
+        """Read at an exit: gone from stock until it is read again away from the exits."""
 
     def at(self, location: Location) -> LocationStats | None:
         """The stats of one location (a tag is read at a handful at most)."""
@@ -135,6 +137,13 @@ class InventoryPipeline:
             self.tags.move_to_end(epc)
         tag.last_seen = now
         tag.seen_in_cycle = True
+        zone = self.zone_of(location)
+        if tag.left:
+            if zone in self.settings.exit_zones:
+                return events  # still passing the exit antennas: it has left already
+            tag.left = False  # back in the store (a return, or carried back in)
+            tag.location = None
+            tag.locations.clear()
         stats = tag.at(location)
         if stats is None:
             stats = LocationStats(location, self.settings.window)
@@ -150,7 +159,7 @@ class InventoryPipeline:
                 events.append(self._item("moved", tag, location, previous, now))
         if self.zone_of(tag.location) in self.settings.exit_zones:
             events.append(self._item("left_store", tag, tag.location, None, now))
-            del self.tags[epc]
+            tag.left = True
         return events
 
     def _beats(self, tag: Tag, candidate: Location, now: float) -> bool:
@@ -192,7 +201,7 @@ class InventoryPipeline:
             if tag.last_seen >= limit:
                 break
             del self.tags[epc]
-            if tag.location is not None:
+            if tag.location is not None and not tag.left:
                 events.append(self._item("departed", tag, tag.location, None, now))
         if self.cycle_start is not None and now - self.cycle_start >= self.settings.cycle_s:
             events += self.stock_counts(now)
@@ -207,7 +216,7 @@ class InventoryPipeline:
         known: dict[str, int] = defaultdict(int)
         seen: dict[str, int] = defaultdict(int)
         for tag in self.tags.values():
-            if tag.location is None:
+            if tag.location is None or tag.left:
                 continue
             zone = self.zone_of(tag.location)
             known[zone] += 1

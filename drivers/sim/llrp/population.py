@@ -45,44 +45,57 @@ class Population:
     items: list[Item] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
     next_serial: int = 1000
+    exit_antenna: int | None = None
+    """When set, items are placed on the other antennas and a sold item passes this one once."""
     products: list[tuple[str, str]] = field(default_factory=lambda: [
         ("0614141", "812345"), ("0614141", "812346"), ("0614141", "800001"), ("4012345", "012345"),
         ("4012345", "099999"), ("0037000", "030113")])
 
     @classmethod
-    def generate(cls, tags: int, antennas: int = 4, seed: int = 1, non_gs1: int = 4) -> Population:
+    def generate(cls, tags: int, antennas: int = 4, seed: int = 1, non_gs1: int = 4,
+                 exit_antenna: int | None = None) -> Population:
         """``tags`` items over ``antennas``, ``non_gs1`` of them with non-GS1 EPCs."""
-        population = cls(antennas=antennas, rng=random.Random(seed))
+        population = cls(antennas=antennas, rng=random.Random(seed), exit_antenna=exit_antenna)
         for _ in range(tags - non_gs1):
             population.arrive()
         for i in range(non_gs1):
             epc = f"E2801160600002{i:010X}"[:24]
-            population.items.append(Item(epc, population.rng.randint(1, antennas)))
+            population.items.append(Item(epc, population.rng.choice(population.floor_antennas())))
         return population
+
+    def floor_antennas(self) -> list[int]:
+        """Antennas where items rest (all but the exit)."""
+        return [a for a in range(1, self.antennas + 1) if a != self.exit_antenna]
 
     def arrive(self, antenna: int | None = None) -> Item:
         """A new item is put on the floor."""
         company, reference = self.rng.choice(self.products)
         self.next_serial += 1
-        item = Item(sgtin96(company, reference, self.next_serial), antenna or self.rng.randint(1, self.antennas))
+        item = Item(sgtin96(company, reference, self.next_serial), antenna or self.rng.choice(self.floor_antennas()))
         self.items.append(item)
         return item
 
     def move(self, item: Item | None = None, antenna: int | None = None) -> Item:
         """An item is carried to another antenna's zone."""
-        item = item or self.rng.choice([i for i in self.items if i.present])
-        choices = [a for a in range(1, self.antennas + 1) if a != item.antenna]
+        item = item or self.rng.choice([i for i in self.items if i.present and i.antenna != self.exit_antenna])
+        choices = [a for a in self.floor_antennas() if a != item.antenna]
         item.antenna = antenna or self.rng.choice(choices)
         return item
 
     def sell(self, item: Item | None = None) -> Item:
         """An item leaves the store (no longer read anywhere)."""
-        item = item or self.rng.choice([i for i in self.items if i.present])
-        item.present = False
+        item = item or self.rng.choice([i for i in self.items if i.present and i.antenna != self.exit_antenna])
+        if self.exit_antenna is not None:
+            item.antenna = self.exit_antenna  # read once at the exit, gone at the next churn
+        else:
+            item.present = False
         return item
 
     def churn(self, moves: int = 1, sales: int = 1, arrivals: int = 1) -> None:
         """Random store life between two inventory rounds."""
+        for item in self.items:
+            if item.present and item.antenna == self.exit_antenna:
+                item.present = False
         for _ in range(moves):
             self.move()
         for _ in range(sales):

@@ -22,7 +22,6 @@ EVENT_TYPES: dict[str, str] = {
     "visitors": "gateway.events.types.presence:VisitorsData",
     "beacon": "gateway.events.types.presence:BeaconData",
     "member-visit": "gateway.events.types.presence:MemberVisitData",
-    "demographics": "gateway.events.types.demographics:DemographicsData",
 }
 
 

@@ -1,0 +1,136 @@
+"""Footfall accuracy against MOT ground truth: per direction absolute and net accuracy, MAE per interval.
+
+Run:  .venv/bin/python bench/bench_footfall_accuracy.py [DIR ...]   (default ../shared/benchmarks/footfall/*)
+For every sequence (video + gt/gt.txt in MOT format) and every counting line below, ground-truth
+crossings are the annotated tracks' bottom-centre points passing the line segment between two
+consecutive annotated frames (direction = the side it ends on). The real pipeline (NanoDet-m,
+tracker, counting) runs on every frame of the video on the video's clock. A counted crossing
+matches a ground-truth crossing of the same direction within ``--window`` seconds (each used
+once): absolute accuracy = 1 - (FP + FN) / GT, net accuracy = 1 - |counted - GT| / GT, per
+direction; MAE = mean absolute error of per-interval counts. The evaluation data never enters the
+repository; only these figures do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import itertools
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+
+from gateway.vision.geometry import CountingLine, bottom_centre
+from gateway.vision.setup import build_engine
+
+ROOT = Path(__file__).resolve().parents[1]
+# (name, a, b, inside) in the 640x480 frames of the TUD clips, where people walk across the image
+LINES = [("x200", (200, 0), (200, 480), (600, 240)), ("x320", (320, 0), (320, 480), (600, 240)),
+         ("x450", (450, 0), (450, 480), (600, 240))]
+
+
+def ground_truth(gt_file: Path, line: CountingLine, fps: float) -> list[tuple[str, float]]:
+    """(direction, time) of every annotated crossing of ``line``."""
+    tracks: dict[int, list[tuple[int, tuple[float, float, float, float]]]] = defaultdict(list)
+    for row in gt_file.read_text().splitlines():
+        parts = row.split(",")
+        frame, track, x, y, w, h = int(parts[0]), int(parts[1]), *map(float, parts[2:6])
+        if len(parts) > 6 and float(parts[6]) == 0:
+            continue  # ignored region
+        tracks[track].append((frame, (x, y, x + w, y + h)))
+    crossings = []
+    for points in tracks.values():
+        points.sort()
+        for (_, b0), (f1, b1) in itertools.pairwise(points):
+            p, q = bottom_centre(b0), bottom_centre(b1)
+            if line.crossed_by(p, q) and (line.signed_distance(p) > 0) != (line.signed_distance(q) > 0):
+                crossings.append(("in" if line.signed_distance(q) > 0 else "out", (f1 - 1) / fps))
+    return crossings
+
+
+def match(counted: list[tuple[str, float]], truth: list[tuple[str, float]], window: float) -> dict[str, dict[str, int]]:
+    """TP, FP, FN and totals per direction."""
+    out = {}
+    for direction in ("in", "out"):
+        c = sorted(t for d, t in counted if d == direction)
+        g = sorted(t for d, t in truth if d == direction)
+        used: set[int] = set()
+        tp = 0
+        for t in c:
+            best = min((abs(t - gt), i) for i, gt in enumerate(g) if i not in used) if len(used) < len(g) else None
+            if best is not None and best[0] <= window:
+                used.add(best[1])
+                tp += 1
+        out[direction] = {"gt": len(g), "counted": len(c), "tp": tp, "fp": len(c) - tp, "fn": len(g) - tp}
+    return out
+
+
+def run_sequence(folder: Path, window: float, interval: float, warmup: float) -> list[dict[str, object]]:
+    """Evaluate every line on one sequence."""
+    video = next(folder.glob("*.mp4"))
+    capture = cv2.VideoCapture(str(video))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(image)
+    results = []
+    for name, a, b, inside in LINES:
+        line = CountingLine(name, a, b, inside)
+        engine = build_engine([line], [], interval_s=3600.0)
+        for index, image in enumerate(frames):
+            engine.process(image, index / fps)
+        engine.pipeline.finish(len(frames) / fps)
+        counted = [(d, t) for _, d, t in engine.pipeline.crossings]
+        truth = ground_truth(folder / "gt" / "gt.txt", line, fps)
+        buckets = int(len(frames) / fps // interval) + 1
+        errors = []
+        for k in range(buckets):
+            lo, hi = k * interval, (k + 1) * interval
+            errors.append(abs(sum(lo <= t < hi for _, t in counted) - sum(lo <= t < hi for _, t in truth)))
+        steady = match([c for c in counted if c[1] >= warmup], [g for g in truth if g[1] >= warmup], window)
+        results.append({"sequence": folder.name, "line": name, "match": match(counted, truth, window),
+                        "steady": steady, "mae": sum(errors) / len(errors)})
+    return results
+
+
+def main() -> None:
+    """Print per-line results and the totals."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("folders", nargs="*")
+    parser.add_argument("--window", type=float, default=1.0, help="seconds a counted crossing may be off")
+    parser.add_argument("--interval", type=float, default=2.0, help="interval for the MAE (s)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds at the start of a clip in which a "
+                        "tracker cannot know where a person came from; reported separately")
+    args = parser.parse_args()
+    folders = [Path(f) for f in args.folders] or [Path(p) for p in sorted(glob.glob(
+        os.path.join(ROOT.parent, "shared", "benchmarks", "footfall", "*"))) if Path(p).is_dir()]
+    totals: dict[str, dict[str, int]] = {d: defaultdict(int) for d in ("in", "out")}  # type: ignore[misc]
+    steady_totals: dict[str, dict[str, int]] = {d: defaultdict(int) for d in ("in", "out")}  # type: ignore[misc]
+    for folder in folders:
+        for result in run_sequence(folder, args.window, args.interval, args.warmup):
+            m = result["match"]
+            print(f"{result['sequence']:16} {result['line']:5} " + "  ".join(
+                f"{d}: gt {m[d]['gt']} counted {m[d]['counted']} fp {m[d]['fp']} fn {m[d]['fn']}"
+                for d in ("in", "out"))
+                + f"  MAE/{args.interval:g}s {result['mae']:.2f}")
+            for d in ("in", "out"):
+                for k, v in m[d].items():
+                    totals[d][k] += v
+                for k, v in result["steady"][d].items():  # type: ignore[index]
+                    steady_totals[d][k] += v
+    for label, table in (("ALL", totals), (f"AFTER {args.warmup:g}s WARM-UP", steady_totals)):
+        for d in ("in", "out"):
+            t = table[d]
+            if t["gt"]:
+                print(f"{label} {d:3}: gt {t['gt']}, counted {t['counted']}, absolute accuracy "
+                      f"{1 - (t['fp'] + t['fn']) / t['gt']:.1%}, "
+                      f"net accuracy {1 - abs(t['counted'] - t['gt']) / t['gt']:.1%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Demo: `storegw demo --video FILE` adds a camera counting at a door (a line across the middle)."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from gateway.demo import DemoOptions
+
+
+async def setup(stack: contextlib.AsyncExitStack, workdir: Path, options: DemoOptions) -> list[dict[str, Any]]:
+    """A looping file camera with a vertical counting line at the middle of the frame."""
+    if not options.video:
+        return []
+    import cv2
+
+    capture = cv2.VideoCapture(options.video)
+    if not capture.isOpened():
+        raise ValueError(f"cannot open video {options.video}")
+    width = capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 640
+    height = capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 480
+    capture.release()
+    return [{"id": "door-camera", "kind": "camera", "source": str(Path(options.video).resolve()), "loop": True,
+             "fps": 25.0, "detect_fps": 10.0, "interval_s": 10.0,
+             "lines": [{"name": "door", "x1": width / 2, "y1": 0.0, "x2": width / 2, "y2": height,
+                        "inside": [width * 0.9, height / 2]}],
+             "zones": [{"name": "entrance", "polygon": [[0.0, 0.0], [width / 2, 0.0], [width / 2, height],
+                                                        [0.0, height]]}]}]

@@ -1,0 +1,54 @@
+"""Runs a camera: latest frame at detect_fps -> engine -> footfall, occupancy and dwell events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from drivers.camera import CameraDriver
+from gateway.devices.camera.config import CameraConfig
+from gateway.devices.context import DeviceContext
+from gateway.vision.geometry import CountingLine, Zone
+
+
+def geometry(cfg: CameraConfig) -> tuple[list[CountingLine], list[Zone]]:
+    """Lines and zones of the config."""
+    lines = [CountingLine(ln.name, (ln.x1, ln.y1), (ln.x2, ln.y2), (ln.inside[0], ln.inside[1])) for ln in cfg.lines]
+    zones = [Zone(z.name, tuple((p[0], p[1]) for p in z.polygon)) for z in cfg.zones]
+    return lines, zones
+
+
+async def run_device(cfg: CameraConfig, ctx: DeviceContext) -> None:
+    """Count people until cancelled; a bad model fails this camera only (the supervisor retries)."""
+    from gateway.vision.setup import build_engine
+
+    lines, zones = geometry(cfg)
+    engine = build_engine(lines, zones, interval_s=cfg.interval_s, score_threshold=cfg.score_threshold,
+                          hysteresis_px=cfg.hysteresis_px, threads=cfg.threads)
+    driver = CameraDriver(cfg.id, source=cfg.source, fps=cfg.fps, loop=cfg.loop, stall_s=cfg.stall_s)
+    driver.stats = ctx.stats
+    loop = asyncio.get_running_loop()
+    grabbing = asyncio.create_task(driver.run(lambda frame: None))
+    period = 1.0 / cfg.detect_fps
+    started = time.monotonic()
+    try:
+        while not grabbing.done():
+            await asyncio.sleep(period)
+            frame = driver.latest()
+            if frame is None:
+                ctx.emit_all(engine.pipeline.tick(ctx.clock()))
+                continue
+            # inference is CPU-bound: run it off the loop so MQTT and other devices keep going
+            events = await loop.run_in_executor(None, engine.process, frame.image, frame.time)
+            ctx.emit_all(events)
+            elapsed = time.monotonic() - started
+            ctx.stats.extra.update(input_fps=round(driver.grabbed / elapsed, 1),
+                                   processed_fps=round(engine.frames / elapsed, 1),
+                                   detected_fps=round(engine.detected_frames / elapsed, 1),
+                                   skipped_frames=driver.grabbed - driver.taken,
+                                   tracks=len(engine.pipeline.tracker.tracks))
+    finally:
+        grabbing.cancel()
+        await asyncio.gather(grabbing, return_exceptions=True)
+        driver.shutdown()
+        ctx.emit_all(engine.pipeline.finish(ctx.clock()))

@@ -1,0 +1,190 @@
+"""Camera footfall: detections per frame -> tracks -> line crossings, zone occupancy and dwell.
+
+Pure: frames are already detections, and time comes in as ``now``. A person's position is the
+bottom centre of their box. A crossing counts when a *confirmed* track's stable side of a line
+flips: the point must be ``hysteresis_px`` beyond the line for ``confirm_frames`` updates in a
+row, and the way from its last stable position must pass through the segment — so box jitter
+at the line never counts and a person who turns back before crossing never counts. A track that
+ends just past a line near the frame edge (where the hysteresis cannot be reached) is counted
+when it ends. Each track counts at most once net per line and direction change.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gateway.events.envelope import rfc3339
+from gateway.events.types.footfall import DwellData, FootfallData, OccupancyData
+from gateway.pipelines import Event
+from gateway.vision.geometry import CountingLine, Point, Zone, bottom_centre
+from gateway.vision.tracker import ByteTracker, Track
+
+
+@dataclass
+class LineState:
+    """One track's relation to one line."""
+
+    side: int = 0
+    anchor: Point | None = None
+    pending: int = 0
+    pending_frames: int = 0
+    last: Point | None = None
+    early: list[int] = field(default_factory=list)
+    """Sides of crossings made before the track was confirmed, counted once it is."""
+
+
+@dataclass
+class FootfallSettings:
+    """Counting and interval settings."""
+
+    lines: list[CountingLine]
+    zones: list[Zone] = field(default_factory=list)
+    interval_s: float = 60.0
+    hysteresis_px: float = 6.0
+    confirm_frames: int = 2
+
+
+class FootfallPipeline:
+    """Counts people crossing lines and staying in zones."""
+
+    def __init__(self, settings: FootfallSettings, tracker: ByteTracker | None = None) -> None:
+        self.settings = settings
+        self.tracker = tracker or ByteTracker()
+        self.states: dict[tuple[int, str], LineState] = {}
+        self.counts = {line.name: [0, 0] for line in settings.lines}
+        self.totals = {line.name: [0, 0] for line in settings.lines}
+        self.zone_entry: dict[tuple[int, str], float] = {}
+        self.dwells: dict[str, list[float]] = {zone.name: [] for zone in settings.zones}
+        self.interval_start: float | None = None
+        self.crossings: list[tuple[str, str, float]] = []
+        """(line, "in"|"out", time) of every counted crossing, for accuracy evaluation."""
+        self._now = 0.0
+
+    # ---- per frame ---------------------------------------------------------------------
+    def process(self, detections: np.ndarray, now: float) -> list[Event]:
+        """One processed frame's person detections [N,5]."""
+        self._now = now
+        events = self.tick(now)
+        active, removed = self.tracker.update(detections, now)
+        for track in active:
+            if track.last_time == now:
+                self._follow(track, now)
+        for track in removed:
+            self._end(track)
+        return events
+
+    def _follow(self, track: Track, now: float) -> None:
+        """Update lines and zones for a track seen in this frame."""
+        point = bottom_centre(track.box)
+        for line in self.settings.lines:
+            self._line_step(track, line, point)
+            state = self.states[(track.id, line.name)]
+            if track.confirmed and state.early:
+                for side in state.early:
+                    self._count(line.name, side)
+                state.early.clear()
+        for zone in self.settings.zones:
+            key = (track.id, zone.name)
+            inside = track.confirmed and zone.contains(point)
+            if inside and key not in self.zone_entry:
+                self.zone_entry[key] = now
+            elif not inside and key in self.zone_entry:
+                self.dwells[zone.name].append(now - self.zone_entry.pop(key))
+
+    def _line_step(self, track: Track, line: CountingLine, point: Point) -> None:
+        """Hysteresis state machine of one track against one line."""
+        state = self.states.setdefault((track.id, line.name), LineState())
+        state.last = point
+        distance = line.signed_distance(point)
+        side = 1 if distance > 0 else -1
+        if state.side == 0:
+            if abs(distance) >= self.settings.hysteresis_px:
+                state.side, state.anchor = side, point
+            return
+        if side == state.side:
+            state.pending_frames = 0
+            if abs(distance) >= self.settings.hysteresis_px:
+                state.anchor = point
+            return
+        if abs(distance) < self.settings.hysteresis_px:
+            return
+        state.pending_frames = state.pending_frames + 1 if state.pending == side else 1
+        state.pending = side
+        if state.pending_frames >= self.settings.confirm_frames:
+            crossed = state.anchor is not None and line.crossed_by(state.anchor, point)
+            if crossed and track.confirmed:
+                self._count(line.name, side)
+            elif crossed:
+                # a person crossing right where they were first seen: counted only if the track
+                # turns out to be real (confirmed); a flicker that never confirms never counts
+                state.early.append(side)
+            state.side, state.anchor, state.pending_frames = side, point, 0
+
+    def _count(self, line: str, side: int) -> None:
+        """One crossing: towards the inside is `in`."""
+        index = 0 if side > 0 else 1
+        self.counts[line][index] += 1
+        self.totals[line][index] += 1
+        self.crossings.append((line, "in" if side > 0 else "out", self._now))
+
+    def _end(self, track: Track) -> None:
+        """A track is gone: late count near frame edges, close its zone stays."""
+        for line in self.settings.lines:
+            state = self.states.pop((track.id, line.name), None)
+            if state is None or state.last is None or state.anchor is None or not track.confirmed or state.side == 0:
+                continue
+            distance = line.signed_distance(state.last)
+            if (1 if distance > 0 else -1) != state.side and line.crossed_by(state.anchor, state.last):
+                self._count(line.name, -state.side)
+        for zone in self.settings.zones:
+            entered = self.zone_entry.pop((track.id, zone.name), None)
+            if entered is not None:
+                self.dwells[zone.name].append(track.last_time - entered)
+
+    # ---- time --------------------------------------------------------------------------
+    def tick(self, now: float) -> list[Event]:
+        """Events for every interval that has ended by ``now``."""
+        step = self.settings.interval_s
+        if self.interval_start is None:
+            self.interval_start = math.floor(now / step) * step
+            return []
+        events: list[Event] = []
+        while now >= self.interval_start + step:
+            events += self._emit(self.interval_start, self.interval_start + step)
+            self.interval_start += step
+        return events
+
+    def finish(self, now: float) -> list[Event]:
+        """End every track (end of a file or shutdown) and emit the running interval."""
+        for track in list(self.tracker.tracks):
+            self._end(track)
+        self.tracker.tracks = []
+        events = self.tick(now)
+        if self.interval_start is not None and now > self.interval_start:
+            events += self._emit(self.interval_start, now)
+            self.interval_start = now
+        return events
+
+    def _emit(self, start: float, end: float) -> list[Event]:
+        """footfall per line, occupancy and dwell per zone, for [start, end)."""
+        events = []
+        for name, (count_in, count_out) in self.counts.items():
+            events.append(Event("footfall", end, FootfallData(line=name, interval_start=rfc3339(start),
+                                                              interval_s=round(end - start, 3), in_=count_in,
+                                                              out=count_out, source="camera")))
+            self.counts[name] = [0, 0]
+        for zone in self.settings.zones:
+            present = sum(1 for (_, z) in self.zone_entry if z == zone.name)
+            events.append(Event("occupancy", end, OccupancyData(zone=zone.name, count=present)))
+            dwells = self.dwells[zone.name]
+            events.append(Event("dwell", end, DwellData(
+                zone=zone.name, interval_start=rfc3339(start), interval_s=round(end - start, 3), visits=len(dwells),
+                mean_s=round(statistics.fmean(dwells), 2) if dwells else None,
+                p50_s=round(statistics.median(dwells), 2) if dwells else None,
+                p90_s=round(sorted(dwells)[int(0.9 * (len(dwells) - 1))], 2) if dwells else None)))
+            self.dwells[zone.name] = []
+        return events
