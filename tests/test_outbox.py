@@ -183,3 +183,34 @@ def test_stats_cli_reads_while_the_writer_holds_the_file(tmp_path: Path) -> None
         await close(outbox, task)
     run(scenario())
     assert sqlite3.connect(tmp_path / "o.db").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_age_pruning_removes_old_acked_rows_and_expires_undelivered_ones_counted(tmp_path: Path) -> None:
+    now = [1_000_000.0]
+
+    async def scenario() -> None:
+        quota = QuotaPolicy(retain_acked_s=3600, max_pending_age_s=7200)
+        outbox = Outbox(str(tmp_path / "o.db"), source="/s", quota=quota, clock=lambda: now[0])
+        await outbox.open()
+        task = asyncio.create_task(outbox.run())
+        rows: list[Row] = []
+        outbox.subscribe(lambda r, d: rows.extend(r))
+        for i in range(10):
+            outbox.submit("synthetic", "dev", now[0], SyntheticData(n=i), "t")
+        await outbox.flush()
+        for row in rows[:4]:
+            outbox.ack(row.seq)
+        await outbox.flush()
+        now[0] += 3000  # acked rows are still within their retention
+        await outbox.maintain()
+        assert len(await outbox.read_range(1, 100, 100)) == 10
+        now[0] += 1000  # acked rows are past retain_acked_s, the rest not yet expired
+        await outbox.maintain()
+        assert [r.seq for r in await outbox.read_range(1, 100, 100)] == list(range(5, 11))
+        now[0] += 4000  # undelivered rows older than max_pending_age_s expire, counted
+        await outbox.maintain()
+        stats = await outbox.stats()
+        assert stats["pending"] == 0 and stats["dropped"] == {"expired:synthetic": 6}
+        await close(outbox, task)
+
+    run(scenario())
