@@ -22,6 +22,7 @@ EVENT_TYPES: dict[str, str] = {
     "visitors": "gateway.events.types.presence:VisitorsData",
     "beacon": "gateway.events.types.presence:BeaconData",
     "member-visit": "gateway.events.types.presence:MemberVisitData",
+    "demographics": "gateway.events.types.demographics:DemographicsData",
 }
 
 
