@@ -114,3 +114,22 @@ def test_malformed_message_is_survived(llrp_reader: ReaderUnderTest) -> None:
 
     driver = run_with_driver(llrp_reader, scenario, silence_timeout_s=2.0)
     assert driver.stats.state in (DriverState.CONNECTED, DriverState.STOPPED)
+
+
+def test_impinj_extensions_handshake(llrp_reader: ReaderUnderTest) -> None:
+    driver = LLRPDriver("rut", host=llrp_reader.host, port=llrp_reader.port,
+                        reader_config={"antennas": [1, 2], "impinj_search_mode": 2, "impinj_reports": True},
+                        silence_timeout_s=3.0, backoff=Backoff(initial=0.2, maximum=1.0))
+    reads: list[TagRead] = []
+
+    async def main() -> None:
+        task = asyncio.create_task(driver.run(reads.extend))
+        try:
+            await until(lambda: len(reads) > 20)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            driver.shutdown()
+
+    asyncio.run(main())
+    assert driver.stats.reconnects == 0 and not driver.stats.errors

@@ -65,8 +65,7 @@ def replay_command(args: argparse.Namespace) -> int:
     if adverts:
         events += pipeline.close_all(adverts[-1].t)
     out = [{"type": e.type, "time": e.time, "data": msgspec.to_builtins(e.data)} for e in events]
-    summary = {"visits": pipeline.completed_visits, "beacons": beacon_summary(pipeline),
-               "adverts": len(adverts)}
+    summary = {"visits": pipeline.completed_visits, "beacons": beacon_summary(pipeline)}
     if args.json:
         print(json.dumps({"events": out, "summary": summary}))
         return 0
