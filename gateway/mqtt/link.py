@@ -13,6 +13,7 @@ import json
 import logging
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,8 @@ class MqttLink:
         self._lost: asyncio.Event = asyncio.Event()
         self._connack: asyncio.Future[Any] | None = None
         self._stopping = False
+        self._acks: deque[tuple[int, int, Any]] = deque()
+        self._ack_drain_scheduled = False
         self._backoff = Backoff(initial=settings.reconnect_min_s, maximum=settings.reconnect_max_s)
 
     # ---- paho callbacks (network thread): post and return ------------------------------
@@ -133,10 +136,30 @@ class MqttLink:
             client.will_set(s.will_topic, s.will_payload, qos=1, retain=True)
         client.on_connect = lambda c, u, flags, rc, props: self._post(generation, self._connected, rc)
         client.on_disconnect = lambda c, u, flags, rc, props: self._post(generation, self._disconnected, str(rc))
-        client.on_publish = lambda c, u, mid, rc, props: self._post(generation, self._acked, mid, rc)
+        client.on_publish = lambda c, u, mid, rc, props: self._ack_from_thread(generation, mid, rc)
         client.on_message = lambda c, u, msg: self._post(
             generation, self._on_message, msg.topic, msg.payload, msg.properties)
         return client
+
+    def _ack_from_thread(self, generation: int, mid: int, reason: Any) -> None:
+        """Queue a PUBACK; one loop wake-up drains every PUBACK that arrived meanwhile."""
+        self._acks.append((generation, mid, reason))
+        if not self._ack_drain_scheduled:
+            self._ack_drain_scheduled = True
+            loop = self._loop
+            if loop is not None and not loop.is_closed():
+                try:
+                    loop.call_soon_threadsafe(self._drain_acks)
+                except RuntimeError:  # loop closed during shutdown
+                    pass
+
+    def _drain_acks(self) -> None:
+        """Apply queued PUBACKs of the current client (loop thread)."""
+        self._ack_drain_scheduled = False
+        while self._acks:
+            generation, mid, reason = self._acks.popleft()
+            if generation == self._generation:
+                self._acked(mid, reason)
 
     # ---- loop-side handlers ------------------------------------------------------------
     def _connected(self, reason: Any) -> None:
