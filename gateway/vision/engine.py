@@ -16,9 +16,12 @@ from gateway.vision.motion import MotionGate
 class CameraEngine:
     """Runs the detector only when something moved; still frames reuse the last detections."""
 
-    def __init__(self, detector: Any, pipeline: FootfallPipeline, motion: MotionGate | None = None) -> None:
+    def __init__(self, detector: Any, pipeline: FootfallPipeline, motion: MotionGate | None = None,
+                 demographics: Any = None) -> None:
         self.detector = detector
         self.pipeline = pipeline
+        self.demographics = demographics
+        """A DemographicsStage when enabled in the config, else None."""
         self.motion = motion or MotionGate()
         self.last_detections = np.zeros((0, 5), dtype=np.float32)
         self.stage_s: dict[str, float] = defaultdict(float)
@@ -46,5 +49,9 @@ class CameraEngine:
             self.detected_frames += 1
             t1 = t4
         events = self.pipeline.process(self.last_detections, now)
-        self.stage_s["track_count"] += time.perf_counter() - t1
+        t5 = time.perf_counter()
+        self.stage_s["track_count"] += t5 - t1
+        if self.demographics is not None:
+            events += self.demographics.process(frame, self.pipeline.tracker.tracks, now)
+            self.stage_s["demographics"] += time.perf_counter() - t5
         return events

@@ -79,4 +79,5 @@ def session(name: str, threads: int = 1, directory: Path | None = None) -> Any:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # CenterFace carries unused initializers; their warnings are noise
     return ort.InferenceSession(str(verified_path(name, directory)), options, providers=["CPUExecutionProvider"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.pipelines.footfall import FootfallPipeline, FootfallSettings
 from gateway.vision.detector import PersonDetector
 from gateway.vision.engine import CameraEngine
@@ -10,9 +12,22 @@ from gateway.vision.models import session
 
 
 def build_engine(lines: list[CountingLine], zones: list[Zone], *, interval_s: float = 60.0,
-                 score_threshold: float = 0.3, hysteresis_px: float = 6.0, threads: int = 1) -> CameraEngine:
-    """Verified model, detector, footfall pipeline and motion gate for one camera."""
+                 score_threshold: float = 0.3, hysteresis_px: float = 6.0, threads: int = 1,
+                 demographics: Any = None) -> CameraEngine:
+    """Verified models, detector, footfall pipeline, motion gate and (if enabled) demographics."""
     detector = PersonDetector(session("person-detector", threads=threads), score_threshold=score_threshold)
     pipeline = FootfallPipeline(FootfallSettings(lines=lines, zones=zones, interval_s=interval_s,
                                                  hysteresis_px=hysteresis_px))
-    return CameraEngine(detector, pipeline)
+    stage = None
+    if demographics is not None and demographics.enabled:
+        from gateway.pipelines.demographics import DemographicsAggregator
+        from gateway.vision.age_gender import AgeGenderEstimator
+        from gateway.vision.demographics_stage import DemographicsStage
+        from gateway.vision.faces import FaceDetector
+
+        name = lines[0].name if lines else (zones[0].name if zones else "camera")
+        estimator = AgeGenderEstimator(session("age", threads=threads), session("gender", threads=threads))
+        stage = DemographicsStage(FaceDetector(session("face-detector", threads=threads)), estimator,
+                                  DemographicsAggregator(name, demographics.interval_s, demographics.k,
+                                                         demographics.min_confidence))
+    return CameraEngine(detector, pipeline, demographics=stage)

@@ -30,6 +30,15 @@ class ZoneConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                        msgspec.Meta(min_length=3)]
 
 
+class DemographicsConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Anonymous age band and gender aggregates; off until enabled."""
+
+    enabled: bool = False
+    k: Annotated[int, msgspec.Meta(ge=2, le=1000, description="cells under k people are suppressed")] = 10
+    interval_s: Annotated[float, msgspec.Meta(ge=60, le=86400)] = 900.0
+    min_confidence: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.6
+
+
 class CameraConfig(DeviceConfig, tag="camera"):
     """A camera: USB index, RTSP/HTTP URL or a video file."""
 
@@ -44,6 +53,7 @@ class CameraConfig(DeviceConfig, tag="camera"):
     hysteresis_px: Annotated[float, msgspec.Meta(ge=0, le=200)] = 6.0
     threads: Annotated[int, msgspec.Meta(ge=1, le=8, description="onnxruntime threads for this camera")] = 1
     stall_s: Annotated[float, msgspec.Meta(ge=1, le=600)] = 10.0
+    demographics: DemographicsConfig = msgspec.field(default_factory=DemographicsConfig)
 
     def __post_init__(self) -> None:
         """A camera must count something."""

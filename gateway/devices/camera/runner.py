@@ -24,7 +24,7 @@ async def run_device(cfg: CameraConfig, ctx: DeviceContext) -> None:
 
     lines, zones = geometry(cfg)
     engine = build_engine(lines, zones, interval_s=cfg.interval_s, score_threshold=cfg.score_threshold,
-                          hysteresis_px=cfg.hysteresis_px, threads=cfg.threads)
+                          hysteresis_px=cfg.hysteresis_px, threads=cfg.threads, demographics=cfg.demographics)
     driver = CameraDriver(cfg.id, source=cfg.source, fps=cfg.fps, loop=cfg.loop, stall_s=cfg.stall_s)
     driver.stats = ctx.stats
     loop = asyncio.get_running_loop()
@@ -52,3 +52,5 @@ async def run_device(cfg: CameraConfig, ctx: DeviceContext) -> None:
         await asyncio.gather(grabbing, return_exceptions=True)
         driver.shutdown()
         ctx.emit_all(engine.pipeline.finish(ctx.clock()))
+        if engine.demographics is not None:
+            ctx.emit_all(engine.demographics.aggregator.tick(ctx.clock()))
