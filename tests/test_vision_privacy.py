@@ -30,7 +30,7 @@ def video(tmp_path: Path) -> Path:
 
 def test_camera_run_leaves_no_image_anywhere(tmp_path: Path, mosquitto: Mosquitto) -> None:
     device = (f'[[devices]]\nid = "door-cam"\nkind = "camera"\nsource = "{video(tmp_path)}"\nloop = true\n'
-              f'detect_fps = 10\ninterval_s = 2\n'
+              f'detect_fps = 10\ninterval_s = 2\ndemographics = {{enabled = true, k = 10, interval_s = 60}}\n'
               f'lines = [{{name = "door", x1 = 320, y1 = 0, x2 = 320, y2 = 480, inside = [600, 240]}}]\n'
               f'zones = [{{name = "entrance", polygon = [[0, 0], [320, 0], [320, 480], [0, 480]]}}]\n')
     sub = Subscriber(mosquitto.port, "storegw/v1/#")

@@ -23,6 +23,7 @@ async def setup(stack: contextlib.AsyncExitStack, workdir: Path, options: DemoOp
     capture.release()
     return [{"id": "door-camera", "kind": "camera", "source": str(Path(options.video).resolve()), "loop": True,
              "fps": 25.0, "detect_fps": 10.0, "interval_s": 10.0,
+             "demographics": {"enabled": True, "k": 10, "interval_s": 60.0},
              "lines": [{"name": "door", "x1": width / 2, "y1": 0.0, "x2": width / 2, "y2": height,
                         "inside": [width * 0.9, height / 2]}],
              "zones": [{"name": "entrance", "polygon": [[0.0, 0.0], [width / 2, 0.0], [width / 2, height],
