@@ -158,6 +158,8 @@ class Gateway:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        if self.publisher is not None:
+            self.publisher.close()
         self.link = None
 
     async def run(self) -> int:

@@ -50,7 +50,8 @@ class Publisher:
         self.rejected = 0
         self.ack_latency_hook: Callable[[float], None] | None = None
         self._kick = asyncio.Event()
-        outbox.subscribe(self._on_committed)
+        self.close = outbox.subscribe(self._on_committed)
+        """Stop taking rows from the outbox (when the link is replaced on reload)."""
 
     # ---- inputs ------------------------------------------------------------------------
     def on_up(self) -> None:
