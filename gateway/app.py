@@ -228,6 +228,7 @@ class Gateway:
         if link_changed or new.gateway != old.gateway:
             await self._stop_link("reconfiguring")
             self.topic = base_topic(new)
+            self.outbox.source = f"/stores/{new.gateway.store_id}/gateways/{new.gateway.gateway_id}"
             self._start_link()
         changes = await self.supervisor.apply(new.devices)
         log.info("config reloaded from %s: %s", self.config_path, ", ".join(changes) or "no device changes")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,7 @@ class Supervisor:
         """Run the device's integration forever, restarting it with backoff."""
         while True:
             stats = slot.context.stats
+            started = time.monotonic()
             try:
                 runner = load_runner(slot.kind)
                 stats.state = DriverState.STARTING
@@ -70,6 +72,8 @@ class Supervisor:
             stats.state = DriverState.FAILED
             stats.last_error = message
             slot.restarts += 1
+            if time.monotonic() - started > 300:  # it had been running well: start the backoff afresh
+                slot.backoff.reset()
             delay = slot.backoff.next_delay()
             log.warning("device %s restarts in %.1f s (%s)", slot.config.id, delay, message)
             await asyncio.sleep(delay)
