@@ -95,3 +95,11 @@ def test_zone_occupancy_and_dwell() -> None:
             occupancy = [e.data for e in events if e.type == "occupancy"]
             assert dwell[0].visits == 1 and 2.5 <= dwell[0].mean_s <= 3.5
             assert occupancy[0].count == 0
+
+
+def test_an_id_switch_across_the_line_is_counted_once() -> None:
+    # lost for three frames just before the line, found again past it 65 px lower: a new track id
+    frames = walk(200, 310, 10) + [[], [], []] + [[person(x, y=365)] for x in np.linspace(345, 450, 12)]
+    pipeline = run(frames, hysteresis_px=6.0)
+    assert pipeline.tracker._next_id == 3, "the scenario must really switch ids"
+    assert pipeline.totals["door"] == [1, 0]

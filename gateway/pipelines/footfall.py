@@ -6,7 +6,8 @@ flips: the point must be ``hysteresis_px`` beyond the line for ``confirm_frames`
 row, and the way from its last stable position must pass through the segment — so box jitter
 at the line never counts and a person who turns back before crossing never counts. A track that
 ends just past a line near the frame edge (where the hysteresis cannot be reached) is counted
-when it ends. Each track counts at most once net per line and direction change.
+when it ends. A new track that appears where a confirmed one was lost a moment ago (an id
+switch) continues that track's side of each line, so the crossing is counted once, not missed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ class LineState:
     last: Point | None = None
     early: list[int] = field(default_factory=list)
     """Sides of crossings made before the track was confirmed, counted once it is."""
+    trusted: bool = False
+    """Continues a confirmed track that was lost a moment ago (an id switch): counts at once."""
+    handed_over: bool = False
+    """This track's state went to its successor; it must not count again when it ends."""
 
 
 @dataclass
@@ -46,6 +51,8 @@ class FootfallSettings:
     interval_s: float = 60.0
     hysteresis_px: float = 6.0
     confirm_frames: int = 2
+    reid_s: float = 1.0
+    """A new track this soon after a confirmed one vanished nearby continues its line states."""
 
 
 class FootfallPipeline:
@@ -95,9 +102,33 @@ class FootfallPipeline:
             elif not inside and key in self.zone_entry:
                 self.dwells[zone.name].append(now - self.zone_entry.pop(key))
 
+    def _successor_state(self, track: Track, line: CountingLine, point: Point) -> LineState:
+        """A new track's state: inherited from a confirmed track lost nearby a moment ago, if any."""
+        best: tuple[float, LineState] | None = None
+        for other in self.tracker.tracks:
+            if other.id == track.id or not other.confirmed or other.last_time >= self._now:
+                continue
+            if self._now - other.last_time > self.settings.reid_s:
+                continue
+            state = self.states.get((other.id, line.name))
+            if state is None or state.side == 0 or state.handed_over or state.last is None:
+                continue
+            height = max(other.box[3] - other.box[1], 1.0)
+            distance = math.dist(state.last, point)
+            if distance < 0.5 * height and (best is None or distance < best[0]):
+                best = (distance, state)
+        if best is None:
+            return LineState()
+        previous = best[1]
+        previous.handed_over = True
+        return LineState(side=previous.side, anchor=previous.anchor, trusted=True)
+
     def _line_step(self, track: Track, line: CountingLine, point: Point) -> None:
         """Hysteresis state machine of one track against one line."""
-        state = self.states.setdefault((track.id, line.name), LineState())
+        key = (track.id, line.name)
+        state = self.states.get(key)
+        if state is None:
+            state = self.states[key] = self._successor_state(track, line, point)
         state.last = point
         distance = line.signed_distance(point)
         side = 1 if distance > 0 else -1
@@ -116,7 +147,7 @@ class FootfallPipeline:
         state.pending = side
         if state.pending_frames >= self.settings.confirm_frames:
             crossed = state.anchor is not None and line.crossed_by(state.anchor, point)
-            if crossed and track.confirmed:
+            if crossed and (track.confirmed or state.trusted):
                 self._count(line.name, side)
             elif crossed:
                 # a person crossing right where they were first seen: counted only if the track
@@ -135,7 +166,8 @@ class FootfallPipeline:
         """A track is gone: late count near frame edges, close its zone stays."""
         for line in self.settings.lines:
             state = self.states.pop((track.id, line.name), None)
-            if state is None or state.last is None or state.anchor is None or not track.confirmed or state.side == 0:
+            if (state is None or state.last is None or state.anchor is None or not track.confirmed
+                    or state.side == 0 or state.handed_over):
                 continue
             distance = line.signed_distance(state.last)
             if (1 if distance > 0 else -1) != state.side and line.crossed_by(state.anchor, state.last):
