@@ -109,6 +109,7 @@ def check_broker(config: Config, config_path: str) -> list[Check]:
         client.username_pw_set(settings.username, settings.password)
 
     def on_connect(c: Any, u: Any, flags: Any, reason: Any, props: Any) -> None:
+        """Remember the CONNACK reason (paho's thread)."""
         result["reason"] = reason
         done.set()
 

@@ -61,6 +61,7 @@ class BLEDriver(Driver[Advert]):
     async def run(self, sink: Callable[[Advert], None]) -> None:
         """Scan, watch, restart; forever."""
         def on_advert(device: Any, data: Any) -> None:
+            """Convert a bleak advert and hand it over (loop thread)."""
             self._last_advert = time.monotonic()
             self.stats.mark_reading()
             sink(Advert(t=time.time(), address=device.address, rssi=int(data.rssi), name=data.local_name,

@@ -86,10 +86,12 @@ class CameraDriver(Driver[Frame]):
         done = loop.create_future()
 
         def notify(frame: Frame) -> None:
+            """Count a frame and tell the sink (loop thread)."""
             self.stats.mark_reading()
             sink(frame)
 
         def main() -> None:
+            """The grabber thread: grab until stopped, then wake the loop."""
             try:
                 self._grab_forever(lambda frame: loop.call_soon_threadsafe(notify, frame),
                                    lambda *a: loop.call_soon_threadsafe(*a))

@@ -126,6 +126,7 @@ class LLRPDriver(Driver[list[TagRead]]):
         client = LLRPReaderClient(self.host, self.port, self.sllurp_config(), timeout=self.connect_timeout_s)
 
         def deliver(reads: list[TagRead]) -> None:
+            """Hand readings to the sink (loop thread)."""
             self.last_activity = time.monotonic()
             if reads:
                 self.reads_total += len(reads)
@@ -133,14 +134,17 @@ class LLRPDriver(Driver[list[TagRead]]):
                 sink(reads)
 
         def on_tags(_reader: Any, tags: list[dict[str, Any]]) -> None:
+            """Stamp and post tag reports (sllurp's thread: nothing else here)."""
             received = time.time()
             reads = [r for r in (parse_tag(t, received) for t in tags) if r is not None]
             loop.call_soon_threadsafe(deliver, reads)
 
         def on_activity(_reader: Any, _message: Any) -> None:
+            """Note that the reader spoke (sllurp's thread)."""
             loop.call_soon_threadsafe(self._touch)
 
         def on_disconnected(*_args: Any) -> None:
+            """Tell the loop the connection is gone (sllurp's thread)."""
             loop.call_soon_threadsafe(lost.set)
 
         client.add_tag_report_callback(on_tags)

@@ -57,15 +57,18 @@ class SerialCounterDriver(Driver[CounterReading]):
         done = loop.create_future()
 
         def deliver(readings: list[CounterReading]) -> None:
+            """Hand readings to the sink (loop thread)."""
             self.stats.mark_reading(len(readings))
             for reading in readings:
                 sink(reading)
 
         def post(func: Callable[..., None], *args: Any) -> None:
+            """Run a function on the loop from the reader thread."""
             if not loop.is_closed():
                 loop.call_soon_threadsafe(func, *args)
 
         def main() -> None:
+            """The reader thread: read until stopped, then wake the loop."""
             try:
                 self._read_forever(lambda readings: post(deliver, readings), post)
             finally:

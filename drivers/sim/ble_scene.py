@@ -63,6 +63,7 @@ def generate(*, start: float = 1_763_800_000.0, minutes: float = 30.0, visitors:
     truth: list[Segment] = []
 
     def phone(kind: str, arrive: float, leave: float, rssi: float, payload: dict[int, bytes] | None = None) -> None:
+        """Add the adverts of one phone (rotating its address) to the scene."""
         t = last = arrive
         address = _random_address(rng)
         segment_start = t

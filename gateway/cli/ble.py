@@ -102,6 +102,7 @@ async def _scan(args: argparse.Namespace) -> int:
     record = open(args.record, "a", encoding="utf-8") if args.record else None  # noqa: SIM115
 
     def on_advert(advert: Advert) -> None:
+        """Update the table row of the advert's pseudonym; record it raw if asked."""
         import hashlib
         import hmac
 
@@ -113,6 +114,7 @@ async def _scan(args: argparse.Namespace) -> int:
             record.write(to_record(advert) + "\n")
 
     async def show() -> None:
+        """Redraw the table once a second."""
         while True:
             await asyncio.sleep(1)
             now = time.time()

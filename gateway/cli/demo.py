@@ -93,6 +93,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         counts: Counter[str] = Counter()
 
         def show(rows: list[Any], drafts: list[Any]) -> None:
+            """Print each committed event as one line."""
             for row, draft in zip(rows, drafts, strict=True):
                 counts[draft.name] += 1
                 if args.quiet or draft.name == "synthetic":

@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from gateway.app import Gateway
 
     async def main() -> int:
+        """Run the gateway until it is signalled to stop."""
         gateway = Gateway(config, args.config)
         return await gateway.run()
 

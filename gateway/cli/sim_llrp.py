@@ -27,6 +27,7 @@ def run_emulator(args: argparse.Namespace) -> int:
     from drivers.sim.llrp.reader import LLRPReaderEmulator
 
     async def main() -> None:
+        """Serve the emulated reader until Ctrl-C."""
         emulator = LLRPReaderEmulator(Population.generate(args.tags, args.antennas, seed=args.seed), host=args.host,
                                       port=args.port, antennas=args.antennas,
                                       report_interval_s=args.report_interval, churn_every_s=args.churn_every)

@@ -65,6 +65,7 @@ async def start_broker(stack: contextlib.AsyncExitStack, host: str, port: int) -
                                    stderr=subprocess.DEVNULL)
 
         def stop() -> None:
+            """Stop the broker process."""
             process.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(5)

@@ -94,6 +94,7 @@ class DiagServer:
         skipped = 0
 
         def on_commit(rows: list[Row], drafts: list[Draft]) -> None:
+            """Queue committed payloads of the wanted types for this client."""
             nonlocal skipped
             for row, draft in zip(rows, drafts, strict=True):
                 if types and draft.name not in types:

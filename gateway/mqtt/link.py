@@ -105,6 +105,7 @@ class MqttLink:
         if loop is None or loop.is_closed():
             return
         def guarded() -> None:
+            """Run only if the posting client is still the current one."""
             if generation == self._generation:
                 func(*args)
         try:

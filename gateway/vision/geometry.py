@@ -20,6 +20,7 @@ def segments_intersect(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
         return True
 
     def on(a: Point, b: Point, c: Point) -> bool:
+        """True when point c lies within the bounding box of a-b."""
         return min(a[0], b[0]) <= c[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= c[1] <= max(a[1], b[1])
 
     return ((d1 == 0 and on(q1, q2, p1)) or (d2 == 0 and on(q1, q2, p2)) or (d3 == 0 and on(p1, p2, q1))

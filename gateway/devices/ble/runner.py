@@ -43,9 +43,11 @@ async def run_device(cfg: BLEConfig, ctx: DeviceContext) -> None:
     pipeline = PresencePipeline(presence_settings(cfg, ctx.config_path))
 
     def on_advert(advert: Advert) -> None:
+        """Run one advert through the presence pipeline."""
         ctx.emit_all(pipeline.feed(advert, advert.t))
 
     async def ticker() -> None:
+        """Close intervals and refresh health once a second."""
         while True:
             await asyncio.sleep(1.0)
             ctx.emit_all(pipeline.tick(ctx.clock()))

@@ -26,10 +26,12 @@ async def run_device(cfg: LLRPConfig, ctx: DeviceContext) -> None:
     last = {"reads": 0, "t": ctx.clock()}
 
     def on_reads(reads: list[TagRead]) -> None:
+        """Feed a batch of tag reads to the pipeline."""
         for read in reads:
             ctx.emit_all(pipeline.feed(cfg.id, read.epc, read.antenna, read.rssi, read.time))
 
     async def ticker() -> None:
+        """Close intervals and refresh health once a second."""
         while True:
             await asyncio.sleep(1.0)
             now = ctx.clock()

@@ -58,11 +58,13 @@ async def run_device(cfg: SerialCounterConfig, ctx: DeviceContext) -> None:
                               16 if cfg.protocol == "terabee" else cfg.counter_bits, load_baseline(ctx))
 
     def on_reading(reading: CounterReading) -> None:
+        """Turn one reading into events."""
         events = counter.feed(reading.sensor_id, reading.count_in, reading.count_out, reading.time)
         ctx.emit_all(events)
         ctx.stats.extra.update(resets=counter.resets, wraps=counter.wraps)
 
     async def ticker() -> None:
+        """Close intervals and refresh health once a second."""
         while True:
             await asyncio.sleep(TICK_S)
             events = counter.tick(ctx.clock())

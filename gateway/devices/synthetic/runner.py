@@ -16,6 +16,7 @@ async def run_device(cfg: SyntheticConfig, ctx: DeviceContext) -> None:
     filler = "x" * cfg.payload_bytes
 
     def on_reading(reading: SyntheticReading) -> None:
+        """Emit one synthetic event."""
         ctx.emit(Event("synthetic", reading.time, SyntheticData(n=reading.n, filler=filler)))
 
     try:
