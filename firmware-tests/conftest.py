@@ -7,10 +7,8 @@ against the emulator and are skipped on hardware.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,12 +31,7 @@ def llrp_reader() -> Iterator[ReaderUnderTest]:
     from drivers.sim.llrp.population import Population
     from drivers.sim.llrp.reader import LLRPReaderEmulator
 
-    loop = asyncio.new_event_loop()
-    emulator = LLRPReaderEmulator(Population.generate(200, antennas=4, seed=3), antennas=4, report_interval_s=0.2)
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(emulator.start(), loop).result(5)
-    yield ReaderUnderTest("127.0.0.1", emulator.port, emulator, loop)
-    asyncio.run_coroutine_threadsafe(emulator.stop(), loop).result(5)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
+    running = LLRPReaderEmulator(Population.generate(200, antennas=4, seed=3), antennas=4,
+                                 report_interval_s=0.2).start_in_thread()
+    yield ReaderUnderTest("127.0.0.1", running.port, running)
+    running.stop()

@@ -49,7 +49,7 @@ def test_handshake_and_reports_arrive_without_errors(llrp_reader: ReaderUnderTes
     reads = driver.reads_total
     assert reads > 100
     if llrp_reader.emulator is not None:
-        assert llrp_reader.emulator.stats.connections == 1
+        assert llrp_reader.emulator.emulator.stats.connections == 1
 
 
 def test_report_fields_are_present(llrp_reader: ReaderUnderTest) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,16 +21,11 @@ from gateway.pipelines.epc import decode_epc
 @pytest.fixture
 def reader() -> Iterator[LLRPReaderEmulator]:
     """An emulated reader on its own loop thread: 120 tags, every tag read every round."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
     emulator = LLRPReaderEmulator(Population.generate(120, antennas=4, seed=8), antennas=4, report_interval_s=0.2,
                                   read_rate=1.0, cross_read=0.3)
-    asyncio.run_coroutine_threadsafe(emulator.start(), loop).result(5)
+    running = emulator.start_in_thread()
     yield emulator
-    asyncio.run_coroutine_threadsafe(emulator.stop(), loop).result(5)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
+    running.stop()
 
 
 def test_inventory_json_counts_each_tag_once_at_its_strongest_antenna(reader: LLRPReaderEmulator) -> None:

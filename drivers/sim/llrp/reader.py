@@ -95,6 +95,10 @@ class LLRPReaderEmulator:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
 
+    def start_in_thread(self) -> ThreadedEmulator:
+        """Serve on an event loop of its own thread (for synchronous callers: tests, tools)."""
+        return ThreadedEmulator(self)
+
     def _spawn(self, coro: object) -> asyncio.Task[None]:
         """Keep a reference to a background task."""
         task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
@@ -324,3 +328,39 @@ class LLRPReaderEmulator:
         while True:
             await asyncio.sleep(self.churn_every_s)
             self.population.churn()
+
+
+class ThreadedEmulator:
+    """An emulator running on its own loop thread; ``call`` runs a fault method there."""
+
+    def __init__(self, emulator: LLRPReaderEmulator) -> None:
+        import threading
+
+        self.emulator = emulator
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="llrp-emulator", daemon=True)
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(emulator.start(), self.loop).result(5)
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port."""
+        return self.emulator.port
+
+    def call(self, method: str, *args: object) -> None:
+        """Run ``emulator.method(*args)`` (or set an attribute) on the emulator's loop and wait."""
+        async def apply() -> None:
+            """Apply on the loop."""
+            target = getattr(self.emulator, method)
+            if callable(target):
+                target(*args)
+            else:
+                setattr(self.emulator, method, args[0])
+
+        asyncio.run_coroutine_threadsafe(apply(), self.loop).result(5)
+
+    def stop(self) -> None:
+        """Stop serving and end the thread."""
+        asyncio.run_coroutine_threadsafe(self.emulator.stop(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
