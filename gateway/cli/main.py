@@ -22,6 +22,7 @@ VERB_MODULES = (
     "gateway.cli.rfid",
     "gateway.cli.vision",
     "gateway.cli.ble",
+    "gateway.cli.verify",
 )
 
 

@@ -1,0 +1,92 @@
+"""`storegw verify`: subscribe like a backend and check the stream: duplicates, gaps, replays."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from typing import Any
+
+from gateway.cli.errors import CliError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `verify` verb."""
+    parser = subparsers.add_parser("verify", help="check a gateway's stream on the broker: duplicates, gaps, replay")
+    parser.add_argument("--broker", default="mqtt://127.0.0.1:1883")
+    parser.add_argument("--prefix", default="storegw/v1")
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--gateway", required=True)
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long to listen")
+    parser.add_argument("--since", type=int, help="expect every sequence number from this one on")
+    parser.add_argument("--replay", action="store_true", help="ask cmd/replay for the gaps found, then listen again")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(func=verify_command)
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    """Listen, check, optionally replay; exit 1 when gaps remain."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from gateway.consumer import StreamCheck
+    from gateway.mqtt.link import parse_url
+
+    host, port, tls = parse_url(args.broker)
+    base = f"{args.prefix.rstrip('/')}/{args.store}/{args.gateway}"
+    check = StreamCheck()
+    lock = threading.Lock()
+    answers: list[dict[str, Any]] = []
+
+    def on_message(client: Any, userdata: Any, message: Any) -> None:
+        """Sort events from command answers (paho's thread)."""
+        try:
+            payload = json.loads(message.payload)
+        except ValueError:
+            return
+        with lock:
+            if "/cmd-res/" in message.topic:
+                answers.append(payload)
+            elif isinstance(payload, dict) and "sequence" in payload:
+                check.add(payload)
+
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"storegw-verify-{time.time_ns()}",
+                         protocol=paho.MQTTv5)
+    if tls:
+        client.tls_set()
+    client.on_message = on_message
+    client.on_connect = lambda c, u, f, rc, p: (c.subscribe(f"{base}/#", qos=1))
+    try:
+        client.connect(host, port, 30)
+    except OSError as exc:
+        raise CliError(f"cannot reach the broker {host}:{port} ({exc.strerror or exc})", 1) from None
+    client.loop_start()
+    time.sleep(args.seconds)
+    replayed: list[list[int]] = []
+    if args.replay:
+        with lock:
+            gaps = check.gaps(args.since)
+        for first, last in gaps:
+            client.publish(f"{base}/cmd/replay", json.dumps({"from_seq": first, "to_seq": last,
+                                                              "request_id": f"verify-{first}"}), qos=1)
+            replayed.append([first, last])
+        if gaps:
+            time.sleep(min(args.seconds, 10.0))
+    client.disconnect()
+    client.loop_stop()
+    with lock:
+        gaps = check.gaps(args.since)
+        result = {"gateway": base, "events": check.events, "unique": len(check.seen_ids),
+                  "duplicates": check.duplicates, "boots": sorted(check.boots), "types": check.types,
+                  "first_seq": min(check.sequences) if check.sequences else None,
+                  "last_seq": max(check.sequences) if check.sequences else None,
+                  "gaps": gaps, "replay_requested": replayed,
+                  "replay_answers": [{k: a.get(k) for k in ("ok", "replayed", "missing", "error")} for a in answers]}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{base}: {result['events']} events ({result['duplicates']} duplicates), sequence "
+              f"{result['first_seq']}..{result['last_seq']}, boots {result['boots']}")
+        print("gaps: " + (", ".join(f"{a}-{b}" for a, b in gaps) if gaps else "none"))
+    return 1 if gaps or not check.events else 0
