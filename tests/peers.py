@@ -43,6 +43,7 @@ class Subscriber:
                                   protocol=paho.MQTTv5)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.reconnect_delay_set(min_delay=0.1, max_delay=1)  # back quickly after a broker restart
         self.client.connect("127.0.0.1", port, 30)
         self.client.loop_start()
         self.port = port

@@ -93,7 +93,7 @@ def test_broker_restart_then_replay_fills_every_gap(tmp_path: Path, mosquitto: M
         assert during["pending"] > 0, "events must wait in the outbox while the broker is down"
         mosquitto.start()
         wait_for(lambda: read_stats(str(outbox))["pending"] < 300 and
-                 read_stats(str(outbox))["last_seq"] > during["last_seq"] + 300, timeout=30,
+                 read_stats(str(outbox))["last_seq"] > during["last_seq"] + 300, timeout=60,
                  what="the backlog to drain after the broker came back")
         # The subscriber lost its session with the broker: find the gaps and ask for them.
         wait_for(lambda: sub.client.is_connected(), what="subscriber reconnect")
@@ -105,7 +105,7 @@ def test_broker_restart_then_replay_fills_every_gap(tmp_path: Path, mosquitto: M
                         json.dumps({"from_seq": missing[0], "to_seq": missing[-1], "request_id": "r1"}).encode())
             answer = json.loads(wait_for(lambda: sub.on_topic("/cmd-res/replay"), what="replay answer")[0])
             assert answer["ok"] is True and answer["request_id"] == "r1" and answer["missing"] == []
-        wait_for(lambda: set(range(1, last + 1)) <= sub.sequences(), what="every gap filled by replay")
+        wait_for(lambda: set(range(1, last + 1)) <= sub.sequences(), timeout=40, what="every gap filled by replay")
     finally:
         daemon.terminate()
     assert "reconnecting" in daemon.log()
