@@ -38,8 +38,8 @@ class DiagServer:
         """Listen on the socket path (replacing a stale socket file)."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
-        # The umask makes the socket private from the moment it exists, before chmod widens it.
-        old = os.umask(0o077)
+        # The umask gives the socket its final mode from the moment it exists (no window with another).
+        old = os.umask(0o777 & ~self.mode)
         try:
             self._server = await asyncio.start_unix_server(self._serve, path=self.path)
         finally:
