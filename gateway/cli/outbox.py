@@ -33,7 +33,7 @@ def read_stats(path: str) -> dict[str, Any]:
         raise CliError(f"cannot open {path}: {exc}", 1) from None
     try:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "events" not in tables:  # the daemon is creating the file right now
+        if not {"events", "counters", "meta"} <= tables:  # the daemon is creating the file right now
             return {"path": path, "last_seq": 0, "pending": 0, "held": 0, "oldest_pending_age_s": None, "bytes": 0,
                     "file_bytes": os.path.getsize(path), "dropped": {}, "write_errors": 0, "recoveries": 0, "boot": 0}
         row = (db.execute("SELECT seq FROM sqlite_sequence WHERE name='events'").fetchone()

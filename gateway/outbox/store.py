@@ -162,7 +162,7 @@ class Outbox:
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute("PRAGMA synchronous=FULL")
         await self._db.execute("PRAGMA journal_size_limit=67108864")
-        await self._db.executescript(SCHEMA)
+        await self._db.executescript(f"BEGIN;{SCHEMA}COMMIT;")  # atomic: readers never see half a schema
 
     async def _load_state(self) -> None:
         """Read sequence, depth and counters from the database; fails on a corrupt file."""
