@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakError
@@ -84,3 +84,56 @@ def test_replay_backend_feeds_the_real_driver(tmp_path: Path) -> None:
     assert driver.stats.state in (DriverState.CONNECTED, DriverState.STOPPED)
     assert [a.address for a in adverts] == [a.address for a in scene.adverts]
     assert adverts[0].manufacturer_data == scene.adverts[0].manufacturer_data
+
+
+class LostAdapterScanner(BaseBleakScanner):
+    """An adapter that is gone for the first two starts (unplugged dongle), then comes back."""
+
+    starts = 0
+    modes: ClassVar[list[str]] = []
+    bluez_args: ClassVar[list[dict[str, Any]]] = []
+
+    def __init__(self, callback: Any, service_uuids: Any, scanning_mode: str = "active", **kwargs: Any) -> None:
+        super().__init__(callback, service_uuids)
+        LostAdapterScanner.modes.append(scanning_mode)
+        LostAdapterScanner.bluez_args.append(kwargs.get("bluez", {}))
+
+    async def start(self) -> None:
+        """Fail like BlueZ with no such adapter, then deliver one advert."""
+        LostAdapterScanner.starts += 1
+        if LostAdapterScanner.starts <= 2:
+            raise BleakError("adapter 'hci1' not found")
+        data = AdvertisementData(local_name=None, manufacturer_data={}, service_data={}, service_uuids=[],
+                                 tx_power=None, rssi=-55, platform_data=())
+        device = self.create_or_update_device("k", "11:22:33:44:55:66", None, None, data)
+        self.call_detection_callbacks(device, data)
+
+    async def stop(self) -> None:
+        return None
+
+
+def test_lost_adapter_is_retried_with_backoff_in_passive_mode_on_the_configured_adapter() -> None:
+    """A missing adapter is counted and retried; passive mode and the adapter reach bleak."""
+    adverts: list[Advert] = []
+    driver = BLEDriver("ble", adapter="hci1", scanning_mode="passive", watchdog_s=30,
+                       backend=LostAdapterScanner, backoff=Backoff(initial=0.02, maximum=0.05))
+
+    async def scenario() -> None:
+        task = asyncio.create_task(driver.run(adverts.append))
+        for _ in range(200):
+            if adverts:
+                break
+            await asyncio.sleep(0.02)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert driver.stats.errors["adapter"] == 2, "each failed start on a missing adapter is counted"
+    assert "in_progress" not in driver.stats.errors
+    assert [a.rssi for a in adverts] == [-55]
+    assert driver.stats.state == DriverState.CONNECTED
+    assert set(LostAdapterScanner.modes) == {"passive"}
+    bluez = LostAdapterScanner.bluez_args[-1]
+    assert bluez["adapter"] == "hci1"
+    assert bluez["or_patterns"], "passive scanning on BlueZ needs or_patterns"
+    assert "filters" not in bluez
