@@ -71,6 +71,10 @@ def test_member_app_beacons_become_tokens_only_when_enabled() -> None:
     assert [m.action for m in members] == ["enter", "exit"]
     assert len(members[0].token) == 32 and members[0].token == members[1].token
     assert "11:22" not in str(members) and MEMBER_APP_UUID not in str(members)
+    disabled = PresenceSettings(member_uuids=frozenset({MEMBER_APP_UUID}))
+    pipeline, events = run(adverts, disabled)
+    assert events == [] or {e.type for e in events} == {"visitors"}, "a known member app is dropped when disabled"
+    assert pipeline.stats.member_adverts_dropped == len(adverts) and not pipeline.tracks
     _, events = run(adverts, PresenceSettings())
     assert not [e for e in events if e.type == "member-visit"] and [e for e in events if e.type == "beacon"]
 

@@ -45,7 +45,9 @@ class PresenceSettings:
     max_tracks: int = 50_000
     member_uuids: frozenset[str] = frozenset()
     member_key: bytes | None = None
-    """Set (from a key file) and non-empty member_uuids enable member-visit events."""
+    """Set (from a key file) and non-empty member_uuids enable member-visit events. Without the key,
+    adverts of member_uuids are dropped: a member app's major/minor names the member, so it must
+    not go out as a wall beacon either."""
 
 
 @dataclass(slots=True)
@@ -68,6 +70,7 @@ class PresenceStats:
     adverts: int = 0
     evicted: int = 0
     salt_rotations: int = 0
+    member_adverts_dropped: int = 0
 
 
 def _bucket(dwell: float) -> str:
@@ -126,6 +129,10 @@ class PresencePipeline:
         beacon = decode_beacon(advert.manufacturer_data, advert.service_data)
         if beacon is not None and beacon.kind == "eddystone-tlm":
             return events  # telemetry frames carry no identity; their beacon's UID frame does
+        if (isinstance(beacon, IBeacon) and not self.settings.member_key
+                and beacon.uuid.lower() in self.settings.member_uuids):
+            self.stats.member_adverts_dropped += 1
+            return events  # member visits disabled: a member app is neither a wall beacon nor a visitor
         key = self._pseudonym(advert.address)
         track = self.tracks.get(key)
         if track is None:

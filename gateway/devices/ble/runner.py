@@ -19,7 +19,7 @@ def presence_settings(cfg: BLEConfig, config_path: str | None = None) -> Presenc
         key = read_secret(config_path or ".", cfg.member_key_file).encode()
     return PresenceSettings(enter_rssi=cfg.enter_rssi, exit_rssi=cfg.exit_rssi, absence_s=cfg.absence_s,
                             min_dwell_s=cfg.min_dwell_s, interval_s=cfg.interval_s, max_tracks=cfg.max_tracks,
-                            member_uuids=frozenset(u.lower() for u in cfg.member_app_uuids) if key else frozenset(),
+                            member_uuids=frozenset(u.lower() for u in cfg.member_app_uuids),
                             member_key=key)
 
 
@@ -51,7 +51,8 @@ async def run_device(cfg: BLEConfig, ctx: DeviceContext) -> None:
         while True:
             await asyncio.sleep(1.0)
             ctx.emit_all(pipeline.tick(ctx.clock()))
-            ctx.stats.extra.update(tracks=len(pipeline.tracks), evicted=pipeline.stats.evicted)
+            ctx.stats.extra.update(tracks=len(pipeline.tracks), evicted=pipeline.stats.evicted,
+                                   member_adverts_dropped=pipeline.stats.member_adverts_dropped)
 
     tick_task = asyncio.create_task(ticker())
     try:
