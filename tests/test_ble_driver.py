@@ -137,3 +137,32 @@ def test_lost_adapter_is_retried_with_backoff_in_passive_mode_on_the_configured_
     assert bluez["adapter"] == "hci1"
     assert bluez["or_patterns"], "passive scanning on BlueZ needs or_patterns"
     assert "filters" not in bluez
+
+
+def test_a_backend_that_fails_when_built_is_retried_not_fatal(tmp_path: Path) -> None:
+    """A missing recording (the backend raises in its constructor) is counted and retried until it appears."""
+    recording = tmp_path / "later.jsonl"
+    scene = generate(minutes=1, visitors=1, passers_by=0, members=0, seed=2)
+    adverts: list[Advert] = []
+    driver = BLEDriver("ble", watchdog_s=30, backend=ReplayScanner,
+                       backend_kwargs={"recording": str(recording), "speed": 1000.0},
+                       backoff=Backoff(initial=0.02, maximum=0.05))
+
+    async def scenario() -> None:
+        task = asyncio.create_task(driver.run(adverts.append))
+        for _ in range(200):
+            if driver.stats.errors.get("adapter", 0) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        assert not task.done(), "the driver must survive a backend that cannot be built"
+        scene.write(str(recording))
+        for _ in range(500):
+            if adverts:
+                break
+            await asyncio.sleep(0.02)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert driver.stats.errors["adapter"] >= 2
+    assert adverts, "once the recording exists the same driver plays it"

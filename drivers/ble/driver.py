@@ -71,8 +71,9 @@ class BLEDriver(Driver[Advert]):
 
         first = True
         while not self.closed:
-            scanner = self._scanner(on_advert)
             try:
+                # built inside the try: a backend may fail already here (e.g. a missing recording)
+                scanner = self._scanner(on_advert)
                 await scanner.start()
             except Exception as exc:
                 text = f"{type(exc).__name__}: {exc}"

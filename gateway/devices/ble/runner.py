@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 from typing import Any
 
 from drivers.ble import Advert, BLEDriver
@@ -43,8 +44,14 @@ async def run_device(cfg: BLEConfig, ctx: DeviceContext) -> None:
     pipeline = PresencePipeline(presence_settings(cfg, ctx.config_path))
 
     def on_advert(advert: Advert) -> None:
-        """Run one advert through the presence pipeline."""
-        ctx.emit_all(pipeline.feed(advert, advert.t))
+        """Run one advert through the presence pipeline; a malformed one is counted and skipped."""
+        try:
+            events = pipeline.feed(advert, advert.t)
+        except (ValueError, TypeError, struct.error) as exc:
+            # the message names the exception type only: its text could quote the advert's bytes
+            ctx.stats.count_error("advert", f"malformed advert skipped ({type(exc).__name__})")
+            return
+        ctx.emit_all(events)
 
     async def ticker() -> None:
         """Close intervals and refresh health once a second."""
