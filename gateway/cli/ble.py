@@ -140,5 +140,6 @@ async def _scan(args: argparse.Namespace) -> int:
         if record:
             record.close()
     if driver.stats.readings == 0 and driver.stats.last_error:
-        raise CliError(f"nothing received: {driver.stats.last_error}; check the adapter (bluetoothctl list)", 1)
+        raise CliError(f"nothing received: {driver.stats.last_error}; "
+                       "check that bluetoothd runs and the adapter exists (bluetoothctl list)", 1)
     return 0
