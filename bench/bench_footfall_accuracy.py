@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import glob
+import hashlib
 import itertools
 import os
+import tomllib
 from collections import defaultdict
 from pathlib import Path
 
@@ -67,9 +69,8 @@ def match(counted: list[tuple[str, float]], truth: list[tuple[str, float]], wind
     return out
 
 
-def run_sequence(folder: Path, window: float, interval: float, warmup: float) -> list[dict[str, object]]:
-    """Evaluate every line on one sequence."""
-    video = next(folder.glob("*.mp4"))
+def read_frames(video: Path) -> tuple[list[object], float]:
+    """Every frame of a video and its frame rate."""
     capture = cv2.VideoCapture(str(video))
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     frames = []
@@ -78,22 +79,57 @@ def run_sequence(folder: Path, window: float, interval: float, warmup: float) ->
         if not ok:
             break
         frames.append(image)
+    return frames, fps
+
+
+def mot_cases(folder: Path) -> tuple[str, Path, list[tuple[CountingLine, list[tuple[str, float]] | None]]]:
+    """A MOT sequence: its video and the fixed lines, truth derived later from gt/gt.txt."""
+    return folder.name, next(folder.glob("*.mp4")), [(CountingLine(n, a, b, i), None) for n, a, b, i in LINES]
+
+
+def annotated_cases(file: Path) -> tuple[str, Path, list[tuple[CountingLine, list[tuple[str, float]] | None]]]:
+    """A clip annotated with crossings per line (bench/annotations/*.toml)."""
+    spec = tomllib.loads(file.read_text())
+    video = (file.parent.parent / spec["video"]).resolve()
+    if not video.exists():
+        raise SystemExit(f"{video}: missing; fetch it first (see {file})")
+    digest = hashlib.sha256(video.read_bytes()).hexdigest()
+    if digest != spec["sha256"]:
+        raise SystemExit(f"{video}: sha256 {digest}, annotations are for {spec['sha256']}")
+    cases = []
+    for entry in spec["line"]:
+        line = CountingLine(entry["name"], tuple(entry["a"]), tuple(entry["b"]), tuple(entry["inside"]))
+        truth = [(d, f / spec["fps"]) for d in ("in", "out") for f in entry[d]]
+        cases.append((line, truth))
+    return file.stem, video, cases
+
+
+def run_sequence(name: str, video: Path, cases: list[tuple[CountingLine, list[tuple[str, float]] | None]],
+                 args: argparse.Namespace) -> list[dict[str, object]]:
+    """Evaluate every line of one clip."""
+    frames, fps = read_frames(video)
     results = []
-    for name, a, b, inside in LINES:
-        line = CountingLine(name, a, b, inside)
+    for line, truth in cases:
         engine = build_engine([line], [], interval_s=3600.0)
         for index, image in enumerate(frames):
             engine.process(image, index / fps)
         engine.pipeline.finish(len(frames) / fps)
         counted = [(d, t) for _, d, t in engine.pipeline.crossings]
-        truth = ground_truth(folder / "gt" / "gt.txt", line, fps)
-        buckets = int(len(frames) / fps // interval) + 1
+        if truth is None:
+            truth = ground_truth(video.parent / "gt" / "gt.txt", line, fps)
+        if args.verbose:
+            print(f"  {name} {line.name} counted: " + " ".join(f"{d}@{t * fps:.0f}" for d, t in sorted(
+                counted, key=lambda c: c[1])))
+            print(f"  {name} {line.name} truth:   " + " ".join(f"{d}@{t * fps:.0f}" for d, t in sorted(
+                truth, key=lambda c: c[1])))
+        buckets = int(len(frames) / fps // args.interval) + 1
         errors = []
         for k in range(buckets):
-            lo, hi = k * interval, (k + 1) * interval
+            lo, hi = k * args.interval, (k + 1) * args.interval
             errors.append(abs(sum(lo <= t < hi for _, t in counted) - sum(lo <= t < hi for _, t in truth)))
-        steady = match([c for c in counted if c[1] >= warmup], [g for g in truth if g[1] >= warmup], window)
-        results.append({"sequence": folder.name, "line": name, "match": match(counted, truth, window),
+        steady = match([c for c in counted if c[1] >= args.warmup], [g for g in truth if g[1] >= args.warmup],
+                       args.window)
+        results.append({"sequence": name, "line": line.name, "match": match(counted, truth, args.window),
                         "steady": steady, "mae": sum(errors) / len(errors)})
     return results
 
@@ -106,13 +142,27 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=2.0, help="interval for the MAE (s)")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds at the start of a clip in which a "
                         "tracker cannot know where a person came from; reported separately")
+    parser.add_argument("--annotated", nargs="*", default=None, metavar="TOML",
+                        help="clips annotated with crossings per line (default: bench/annotations/*.toml whose "
+                        "video is present)")
+    parser.add_argument("--no-mot", action="store_true", help="only the annotated clips")
+    parser.add_argument("--verbose", action="store_true", help="print every counted and true crossing")
     args = parser.parse_args()
     folders = [Path(f) for f in args.folders] or [Path(p) for p in sorted(glob.glob(
         os.path.join(ROOT.parent, "shared", "benchmarks", "footfall", "*"))) if Path(p).is_dir()]
+    clips = [] if args.no_mot else [mot_cases(folder) for folder in folders]
+    if args.annotated is None:
+        for file in sorted((ROOT / "bench" / "annotations").glob("*.toml")):
+            if (ROOT / "bench" / tomllib.loads(file.read_text())["video"]).exists():
+                clips.append(annotated_cases(file))
+            else:
+                print(f"{file.name}: video not fetched, skipped (bench/fetch_{file.stem}.sh)")
+    else:
+        clips += [annotated_cases(Path(f)) for f in args.annotated]
     totals: dict[str, dict[str, int]] = {d: defaultdict(int) for d in ("in", "out")}  # type: ignore[misc]
     steady_totals: dict[str, dict[str, int]] = {d: defaultdict(int) for d in ("in", "out")}  # type: ignore[misc]
-    for folder in folders:
-        for result in run_sequence(folder, args.window, args.interval, args.warmup):
+    for name, video, cases in clips:
+        for result in run_sequence(name, video, cases, args):
             m = result["match"]
             print(f"{result['sequence']:16} {result['line']:5} " + "  ".join(
                 f"{d}: gt {m[d]['gt']} counted {m[d]['counted']} fp {m[d]['fp']} fn {m[d]['fn']}"
