@@ -72,11 +72,11 @@ class FootfallPipeline:
         self._now = 0.0
 
     # ---- per frame ---------------------------------------------------------------------
-    def process(self, detections: np.ndarray, now: float) -> list[Event]:
-        """One processed frame's person detections [N,5]."""
+    def process(self, detections: np.ndarray, now: float, signatures: np.ndarray | None = None) -> list[Event]:
+        """One processed frame's person detections [N,5] and, if measured, their colour signatures."""
         self._now = now
         events = self.tick(now)
-        active, removed = self.tracker.update(detections, now)
+        active, removed = self.tracker.update(detections, now, signatures)
         for track in active:
             if track.last_time == now:
                 self._follow(track, now)

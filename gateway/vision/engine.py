@@ -1,4 +1,4 @@
-"""One camera's processing: motion gate -> detector -> footfall pipeline, with per-stage timings."""
+"""One camera's processing: motion gate -> detector -> colour signatures -> footfall pipeline, timed per stage."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from gateway.pipelines import Event
 from gateway.pipelines.footfall import FootfallPipeline
+from gateway.vision.appearance import signatures
 from gateway.vision.motion import MotionGate
 
 
@@ -24,6 +25,7 @@ class CameraEngine:
         """A DemographicsStage when enabled in the config, else None."""
         self.motion = motion or MotionGate()
         self.last_detections = np.zeros((0, 5), dtype=np.float32)
+        self.last_signatures: np.ndarray | None = None
         self.stage_s: dict[str, float] = defaultdict(float)
         self.frames = 0
         self.detected_frames = 0
@@ -43,15 +45,18 @@ class CameraEngine:
             t3 = time.perf_counter()
             self.last_detections = self.detector.postprocess(outputs, width, height)
             t4 = time.perf_counter()
+            self.last_signatures = signatures(frame, self.last_detections)
+            t5 = time.perf_counter()
             self.stage_s["preprocess"] += t2 - t1
             self.stage_s["inference"] += t3 - t2
             self.stage_s["postprocess"] += t4 - t3
+            self.stage_s["appearance"] += t5 - t4
             self.detected_frames += 1
-            t1 = t4
-        events = self.pipeline.process(self.last_detections, now)
-        t5 = time.perf_counter()
-        self.stage_s["track_count"] += t5 - t1
+            t1 = t5
+        events = self.pipeline.process(self.last_detections, now, self.last_signatures)
+        t6 = time.perf_counter()
+        self.stage_s["track_count"] += t6 - t1
         if self.demographics is not None:
             events += self.demographics.process(frame, self.pipeline.tracker.tracks, now)
-            self.stage_s["demographics"] += time.perf_counter() - t5
+            self.stage_s["demographics"] += time.perf_counter() - t6
         return events

@@ -1,9 +1,13 @@
 """A ByteTrack-style multi-object tracker (our own, MIT-compatible; SORT is GPL, boxmot AGPL).
 
-Detections above ``high_score`` are matched to tracks first (greedy by IoU against each track's
+Detections above ``high_score`` are matched to tracks first (greedy against each track's
 constant-velocity prediction), then the low-score ones recover tracks that the first pass left
-unmatched — that second pass is what keeps people through partial occlusion. A track is
-*confirmed* after ``min_hits`` matches and removed ``max_age_s`` after its last match.
+unmatched — that second pass is what keeps people through partial occlusion. A pair must overlap
+by ``match_iou``; among the pairs that do, the greedy order is IoU less ``appearance_weight``
+times the colour-layout distance (``gateway.vision.appearance``) per 100 units, so when two
+people's boxes meet, each track keeps the person who looks like it rather than the nearer box.
+A track's signature is a running mean, left alone while its box overlaps another track's. A
+track is *confirmed* after ``min_hits`` matches and removed ``max_age_s`` after its last match.
 """
 
 from __future__ import annotations
@@ -13,6 +17,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 Box = tuple[float, float, float, float]
+
+
+def appearance_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean per-cell CIELAB distance of every signature in ``a`` [N,S] to every one in ``b`` [M,S]; NaN if unknown."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), dtype=np.float32)
+    diff = a.reshape(len(a), 1, -1, 3) - b.reshape(1, len(b), -1, 3)
+    return np.sqrt((diff**2).sum(axis=3)).mean(axis=2)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -42,6 +54,8 @@ class Track:
     confirmed: bool = False
     velocity: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     history: list[tuple[float, Box]] = field(default_factory=list)
+    signature: np.ndarray | None = None
+    """Running mean colour layout (RAM only, dies with the track)."""
 
     def predict(self, now: float) -> Box:
         """Where the box should be at ``now`` if it kept its velocity."""
@@ -59,28 +73,43 @@ class Track:
         self.last_time = now
         self.hits += 1
 
+    def learn(self, signature: np.ndarray, momentum: float) -> None:
+        """Fold a new, unoccluded view into the running signature."""
+        if np.isnan(signature).any():
+            return
+        if self.signature is None:
+            self.signature = signature.copy()
+        else:
+            self.signature = momentum * self.signature + (1.0 - momentum) * signature
+
 
 class ByteTracker:
     """Associates detections frame to frame."""
 
     def __init__(self, *, high_score: float = 0.5, low_score: float = 0.2, match_iou: float = 0.3,
-                 low_match_iou: float = 0.5, min_hits: int = 3, max_age_s: float = 1.0) -> None:
+                 low_match_iou: float = 0.5, min_hits: int = 3, max_age_s: float = 1.0,
+                 appearance_weight: float = 2.0, signature_momentum: float = 0.8,
+                 unknown_distance: float = 30.0) -> None:
         self.high_score = high_score
         self.low_score = low_score
         self.match_iou = match_iou
         self.low_match_iou = low_match_iou
         self.min_hits = min_hits
         self.max_age_s = max_age_s
+        self.appearance_weight = appearance_weight
+        self.signature_momentum = signature_momentum
+        self.unknown_distance = unknown_distance
+        """Distance assumed when either signature is unknown (a sliver of a box)."""
         self.tracks: list[Track] = []
         self._next_id = 1
 
     @staticmethod
-    def _greedy(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:
-        """Pairs (row, col) by descending IoU above ``threshold``, each row and column once."""
+    def _greedy(iou: np.ndarray, order_score: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+        """Pairs (row, col) with IoU above ``threshold``, best ``order_score`` first, each row and column once."""
         pairs: list[tuple[int, int]] = []
         if iou.size == 0:
             return pairs
-        order = np.argsort(-iou, axis=None)
+        order = np.argsort(-np.where(iou >= threshold, order_score, -np.inf), axis=None, kind="stable")
         used_rows: set[int] = set()
         used_cols: set[int] = set()
         for flat in order:
@@ -94,28 +123,58 @@ class ByteTracker:
             used_cols.add(c)
         return pairs
 
-    def update(self, detections: np.ndarray, now: float) -> tuple[list[Track], list[Track]]:
-        """Feed detections [N,5] (x1,y1,x2,y2,score) at ``now``; returns (active tracks, removed tracks)."""
+    def _order_score(self, iou: np.ndarray, tracks: list[Track], signatures: np.ndarray | None) -> np.ndarray:
+        """IoU less the weighted appearance distance (IoU alone without signatures)."""
+        if signatures is None or self.appearance_weight == 0 or iou.size == 0:
+            return iou
+        known = [i for i, t in enumerate(tracks) if t.signature is not None]
+        distance = np.full(iou.shape, self.unknown_distance, dtype=np.float32)
+        if known:
+            measured = appearance_distance(np.stack([tracks[i].signature for i in known]), signatures)  # type: ignore[misc]
+            distance[known] = np.where(np.isnan(measured), self.unknown_distance, measured)
+        return iou - self.appearance_weight * distance / 100.0
+
+    def update(self, detections: np.ndarray, now: float,
+               signatures: np.ndarray | None = None) -> tuple[list[Track], list[Track]]:
+        """Feed detections [N,5] (x1,y1,x2,y2,score) and their signatures [N,S] at ``now``.
+
+        Returns (active tracks, removed tracks).
+        """
         detections = detections.reshape(-1, 5) if len(detections) else np.zeros((0, 5), dtype=np.float32)
-        high = detections[detections[:, 4] >= self.high_score]
-        low = detections[(detections[:, 4] >= self.low_score) & (detections[:, 4] < self.high_score)]
+        high_mask = detections[:, 4] >= self.high_score
+        low_mask = (detections[:, 4] >= self.low_score) & ~high_mask
+        high, low = detections[high_mask], detections[low_mask]
+        high_sig = signatures[high_mask] if signatures is not None else None
+        low_sig = signatures[low_mask] if signatures is not None else None
         predicted = np.array([t.predict(now) for t in self.tracks], dtype=np.float32).reshape(-1, 4)
-        unmatched = list(range(len(self.tracks)))
-        matched_high: set[int] = set()
-        for r, c in self._greedy(iou_matrix(predicted, high[:, :4]), self.match_iou):
+        crowded = iou_matrix(predicted, predicted)
+        np.fill_diagonal(crowded, 0.0)
+        crowded_rows = set(np.nonzero(crowded.max(axis=1, initial=0.0) > self.match_iou)[0].tolist())
+        matches: list[tuple[int, int, np.ndarray | None]] = []
+        iou = iou_matrix(predicted, high[:, :4])
+        for r, c in self._greedy(iou, self._order_score(iou, self.tracks, high_sig), self.match_iou):
             self.tracks[r].update(tuple(map(float, high[c, :4])), float(high[c, 4]), now)  # type: ignore[arg-type]
-            unmatched.remove(r)
-            matched_high.add(c)
+            matches.append((r, c, high_sig[c] if high_sig is not None else None))
+        matched_high = {c for _, c, _ in matches}
+        unmatched = [i for i in range(len(self.tracks)) if self.tracks[i].last_time != now]
         if len(low) and unmatched:
             rest = predicted[unmatched]
-            for r, c in self._greedy(iou_matrix(rest, low[:, :4]), self.low_match_iou):
+            iou = iou_matrix(rest, low[:, :4])
+            score = self._order_score(iou, [self.tracks[i] for i in unmatched], low_sig)
+            for r, c in self._greedy(iou, score, self.low_match_iou):
                 track = self.tracks[unmatched[r]]
                 track.update(tuple(map(float, low[c, :4])), float(low[c, 4]), now)  # type: ignore[arg-type]
-            unmatched = [i for i in unmatched if self.tracks[i].last_time != now]
+                matches.append((unmatched[r], c, low_sig[c] if low_sig is not None else None))
+        for r, _, signature in matches:
+            if signature is not None and r not in crowded_rows:
+                self.tracks[r].learn(signature, self.signature_momentum)
         for c in range(len(high)):
             if c not in matched_high:
                 box = tuple(map(float, high[c, :4]))
-                self.tracks.append(Track(self._next_id, box, float(high[c, 4]), now, now))  # type: ignore[arg-type]
+                track = Track(self._next_id, box, float(high[c, 4]), now, now)  # type: ignore[arg-type]
+                if high_sig is not None:
+                    track.learn(high_sig[c], self.signature_momentum)
+                self.tracks.append(track)
                 self._next_id += 1
         removed = [t for t in self.tracks if now - t.last_time > self.max_age_s]
         self.tracks = [t for t in self.tracks if now - t.last_time <= self.max_age_s]
