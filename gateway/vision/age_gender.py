@@ -1,8 +1,10 @@
 """Age and gender from a face: dlib-models' networks (CC0) on a chip aligned from CenterFace landmarks.
 
 The networks were trained on dlib's 5-point aligned chips (padding 0.2). We align with a
-similarity transform from CenterFace's eyes, nose and mouth corners to the corresponding points
-of that chip; the chip is made, used and dropped in RAM.
+similarity transform from CenterFace's eyes, nose and mouth corners to where dlib's chip puts
+those points: dlib's mean face shape (landmarks 17-67 in a unit square, ``get_face_chip_details``)
+gives the eye centres (mean of landmarks 36-41 and 42-47), the nose tip (30) and the mouth
+corners (48, 54). The chip is made, used and dropped in RAM.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from gateway.vision.faces import Face
 MEANS = np.array([122.782, 117.001, 104.298], dtype=np.float32)
 AGE_WEIGHTS = np.array([0.25, *range(1, 81)], dtype=np.float32)
 PADDING = 0.2
-# eyes, nose tip, mouth corners in dlib's unpadded unit face square (from its mean face shape)
-TEMPLATE = np.array([[0.3143, 0.3144], [0.6857, 0.3144], [0.5000, 0.5800], [0.3500, 0.7800], [0.6500, 0.7800]],
-                    dtype=np.float32)
+# eye centres, nose tip, mouth corners (image left first) in dlib's unpadded unit face square
+TEMPLATE = np.array([[0.225490, 0.215990], [0.754760, 0.215990], [0.490127, 0.515625], [0.254149, 0.780233],
+                     [0.726104, 0.780233]], dtype=np.float32)
 
 
 def align(image: np.ndarray, face: Face, size: int) -> np.ndarray | None:
