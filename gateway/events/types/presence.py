@@ -16,7 +16,7 @@ class VisitData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_d
 
     action: Literal["enter", "exit"]
     visitor: Pseudonym
-    entered: Annotated[str, msgspec.Meta(description="RFC 3339 UTC time the device came within enter_rssi (the visit's start)")]
+    entered: Annotated[str, msgspec.Meta(description="RFC 3339 UTC time the device came within enter_rssi")]
     dwell_s: Annotated[float, msgspec.Meta(ge=0)] | None = None
     rssi: int
 
