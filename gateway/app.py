@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import shutil
@@ -23,6 +22,21 @@ from gateway.sdnotify import Notifier
 from gateway.supervisor import Supervisor
 
 log = logging.getLogger("storegw")
+STOP_WAIT_S = 10.0
+"""How long shutdown waits for a cancelled task before going on without it."""
+
+
+async def settle(tasks: list[asyncio.Task[Any] | None], what: str, timeout: float = STOP_WAIT_S) -> None:
+    """Wait for cancelled tasks to end, never forever: one that does not is logged and left behind."""
+    live = [task for task in tasks if task is not None]
+    if not live:
+        return
+    done, pending = await asyncio.wait(live, timeout=timeout)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: task %s ended with %r", what, task.get_name(), task.exception())
+    for task in pending:
+        log.error("%s: task %s did not stop within %.0f s; going on without it", what, task.get_name(), timeout)
 
 
 def base_topic(config: Config) -> str:
@@ -156,8 +170,7 @@ class Gateway:
         for task in (self._link_task, self._publisher_task):
             if task:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await settle([self._link_task, self._publisher_task], "mqtt")
         if self.publisher is not None:
             self.publisher.close()
         self.link = None
@@ -200,9 +213,7 @@ class Gateway:
             await self.diag.stop()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await settle(list(self._tasks), "shutdown")
         await self.outbox.close()
         log.info("storegw stopped; outbox at seq %d, %d pending", self.outbox.last_seq, self.outbox.pending)
 

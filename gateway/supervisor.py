@@ -85,7 +85,8 @@ class Supervisor:
             return
         slot.task.cancel()
         try:
-            await asyncio.wait_for(asyncio.shield(slot.task), 10)
+            async with asyncio.timeout(10):
+                await asyncio.shield(slot.task)
         except (asyncio.CancelledError, TimeoutError):
             pass
         except Exception:

@@ -214,3 +214,22 @@ def test_age_pruning_removes_old_acked_rows_and_expires_undelivered_ones_counted
         await close(outbox, task)
 
     run(scenario())
+
+
+def test_the_writer_stops_when_cancelled_just_as_it_is_woken(tmp_path: Path) -> None:
+    # The race that hung SIGTERM: the writer's wake-up event is set and, before the writer runs,
+    # shutdown cancels it. Python 3.11's asyncio.wait_for swallowed that cancel.
+    async def scenario() -> bool:
+        outbox, _, task = await filled(tmp_path / "o.db", 1)
+        await asyncio.sleep(0.05)  # the writer is idle, waiting to be woken
+        outbox._wake.set()
+        await asyncio.sleep(0)  # the event's waiter finishes...
+        await asyncio.sleep(0)  # ...and hands its result on; the writer has not run yet
+        task.cancel()
+        await asyncio.wait([task], timeout=3)
+        stopped = task.done()
+        task.cancel()
+        await outbox.close()
+        return stopped
+
+    assert run(scenario())

@@ -92,7 +92,8 @@ class LLRPDriver(Driver[list[TagRead]]):
             client = self._new_client(loop, sink, lost)
             self.stats.state = DriverState.RECONNECTING if not first else DriverState.STARTING
             try:
-                await asyncio.wait_for(loop.run_in_executor(None, client.connect), self.connect_timeout_s)
+                async with asyncio.timeout(self.connect_timeout_s):
+                    await loop.run_in_executor(None, client.connect)
             except Exception as exc:
                 self._hard_disconnect(client)
                 self.stats.state = DriverState.RECONNECTING
@@ -161,7 +162,8 @@ class LLRPDriver(Driver[list[TagRead]]):
         """Return why the connection must be replaced."""
         while not self.closed:
             try:
-                await asyncio.wait_for(lost.wait(), 0.5)
+                async with asyncio.timeout(0.5):
+                    await lost.wait()
                 return "the reader closed the connection"
             except TimeoutError:
                 pass

@@ -123,7 +123,8 @@ async def run_demo(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), args.seconds)
+                async with asyncio.timeout(args.seconds):
+                    await stop.wait()
         finally:
             await gateway.shutdown()
         delivered = gateway.publisher.acked if gateway.publisher else 0

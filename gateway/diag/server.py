@@ -51,14 +51,16 @@ class DiagServer:
         if self._server:
             self._server.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
+                async with asyncio.timeout(2):
+                    await self._server.wait_closed()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Handle one client connection."""
         try:
-            line = await asyncio.wait_for(reader.readline(), 10)
+            async with asyncio.timeout(10):
+                line = await reader.readline()
             request = json.loads(line or b"{}")
             command = request.get("cmd")
             if command == "status":

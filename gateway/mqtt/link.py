@@ -207,10 +207,11 @@ class MqttLink:
         try:
             client = self._make_client(generation)
             self._client = client
-            await asyncio.wait_for(self._loop.run_in_executor(
-                None, lambda: client.connect(s.host, s.port, s.keepalive_s)), s.connect_timeout_s + 1)
+            async with asyncio.timeout(s.connect_timeout_s + 1):
+                await self._loop.run_in_executor(None, lambda: client.connect(s.host, s.port, s.keepalive_s))
             client.loop_start()
-            reason = await asyncio.wait_for(self._connack, s.connect_timeout_s)
+            async with asyncio.timeout(s.connect_timeout_s):
+                reason = await self._connack
         except ssl.SSLCertVerificationError as exc:
             await self._teardown(generation)
             return (f"TLS verification of {s.host}:{s.port} failed ({exc.verify_message}); "
@@ -249,7 +250,8 @@ class MqttLink:
         """Wait for loss; also end the session when paho's thread dies or PUBACKs stop."""
         while True:
             try:
-                await asyncio.wait_for(self._lost.wait(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._lost.wait()
                 return self.stats.last_error or "connection lost"
             except TimeoutError:
                 pass

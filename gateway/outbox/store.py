@@ -267,8 +267,11 @@ class Outbox:
                 if not self._acks:
                     self._idle.set()
                 self._wake.clear()
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+                # arrives as the event is set, and the writer then never stops
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=5.0)
+                    async with asyncio.timeout(5.0):
+                        await self._wake.wait()
             try:
                 # Shielded: a cancel lands between transactions, never inside one, so RAM and
                 # disk always agree about which events were committed.
@@ -296,7 +299,8 @@ class Outbox:
             return True
         self._wake.set()
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
             return True
         except TimeoutError:
             return False

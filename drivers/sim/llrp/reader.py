@@ -93,7 +93,8 @@ class LLRPReaderEmulator:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._server:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
+                async with asyncio.timeout(2):
+                    await self._server.wait_closed()
 
     def start_in_thread(self) -> ThreadedEmulator:
         """Serve on an event loop of its own thread (for synchronous callers: tests, tools)."""
