@@ -140,3 +140,14 @@ def test_two_people_passing_each_other_at_the_line_are_one_in_and_one_out() -> N
     assert count_passing(appearance_weight=2.0) == [1, 1]
     # the scene is one that box overlap alone gets wrong: each track ends up with the other person
     assert count_passing(appearance_weight=0.0) != [1, 1]
+
+
+def test_a_person_only_ever_seen_at_a_low_score_is_counted_once() -> None:
+    # half hidden in a group: the detector never gives this person more than 0.4
+    frames = [[person(x, score=0.4)] for x in np.linspace(200, 450, 25)]
+    assert run(frames).totals["door"] == [1, 0]
+
+
+def test_a_brief_low_score_flicker_across_the_line_is_not_counted() -> None:
+    frames = [[person(x, score=0.4)] for x in np.linspace(300, 345, 6)] + [[] for _ in range(15)]
+    assert run(frames).totals["door"] == [0, 0]

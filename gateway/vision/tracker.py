@@ -8,6 +8,11 @@ times the colour-layout distance (``gateway.vision.appearance``) per 100 units, 
 people's boxes meet, each track keeps the person who looks like it rather than the nearer box.
 A track's signature is a running mean, left alone while its box overlaps another track's. A
 track is *confirmed* after ``min_hits`` matches and removed ``max_age_s`` after its last match.
+
+Unlike ByteTrack, a low-score detection that no track took and that overlaps no track or
+high-score box may start a track too (score at least ``low_birth_score``), which then needs
+``low_birth_hits`` matches to be confirmed: people half hidden in a group are scored 0.3-0.5 by
+a small detector for as long as they stay in it, and would otherwise never be tracked at all.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ class Track:
     history: list[tuple[float, Box]] = field(default_factory=list)
     signature: np.ndarray | None = None
     """Running mean colour layout (RAM only, dies with the track)."""
+    needed_hits: int = 0
+    """Matches before confirmation (0: the tracker's min_hits)."""
 
     def predict(self, now: float) -> Box:
         """Where the box should be at ``now`` if it kept its velocity."""
@@ -89,7 +96,8 @@ class ByteTracker:
     def __init__(self, *, high_score: float = 0.5, low_score: float = 0.2, match_iou: float = 0.3,
                  low_match_iou: float = 0.5, min_hits: int = 3, max_age_s: float = 1.0,
                  appearance_weight: float = 2.0, signature_momentum: float = 0.8,
-                 unknown_distance: float = 30.0) -> None:
+                 unknown_distance: float = 30.0, low_birth_score: float | None = 0.35,
+                 low_birth_hits: int = 8, low_birth_iou: float = 0.2) -> None:
         self.high_score = high_score
         self.low_score = low_score
         self.match_iou = match_iou
@@ -99,6 +107,9 @@ class ByteTracker:
         self.appearance_weight = appearance_weight
         self.signature_momentum = signature_momentum
         self.unknown_distance = unknown_distance
+        self.low_birth_score = low_birth_score
+        self.low_birth_hits = low_birth_hits
+        self.low_birth_iou = low_birth_iou
         """Distance assumed when either signature is unknown (a sliver of a box)."""
         self.tracks: list[Track] = []
         self._next_id = 1
@@ -157,6 +168,7 @@ class ByteTracker:
             matches.append((r, c, high_sig[c] if high_sig is not None else None))
         matched_high = {c for _, c, _ in matches}
         unmatched = [i for i in range(len(self.tracks)) if self.tracks[i].last_time != now]
+        matched_low: set[int] = set()
         if len(low) and unmatched:
             rest = predicted[unmatched]
             iou = iou_matrix(rest, low[:, :4])
@@ -165,6 +177,20 @@ class ByteTracker:
                 track = self.tracks[unmatched[r]]
                 track.update(tuple(map(float, low[c, :4])), float(low[c, 4]), now)  # type: ignore[arg-type]
                 matches.append((unmatched[r], c, low_sig[c] if low_sig is not None else None))
+                matched_low.add(c)
+        births: list[Track] = []
+        if self.low_birth_score is not None and len(low):
+            boxes = np.array([t.box for t in self.tracks] + [tuple(high[c, :4]) for c in range(len(high))],
+                             dtype=np.float32).reshape(-1, 4)
+            overlap = iou_matrix(low[:, :4], boxes).max(axis=1, initial=0.0)
+            for c in range(len(low)):
+                if c in matched_low or low[c, 4] < self.low_birth_score or overlap[c] > self.low_birth_iou:
+                    continue
+                track = Track(0, tuple(map(float, low[c, :4])), float(low[c, 4]), now, now,  # type: ignore[arg-type]
+                              needed_hits=self.low_birth_hits)
+                if low_sig is not None:
+                    track.learn(low_sig[c], self.signature_momentum)
+                births.append(track)
         for r, _, signature in matches:
             if signature is not None and r not in crowded_rows:
                 self.tracks[r].learn(signature, self.signature_momentum)
@@ -176,9 +202,13 @@ class ByteTracker:
                     track.learn(high_sig[c], self.signature_momentum)
                 self.tracks.append(track)
                 self._next_id += 1
+        for track in births:
+            track.id = self._next_id
+            self._next_id += 1
+            self.tracks.append(track)
         removed = [t for t in self.tracks if now - t.last_time > self.max_age_s]
         self.tracks = [t for t in self.tracks if now - t.last_time <= self.max_age_s]
         for track in self.tracks:
-            if track.hits >= self.min_hits:
+            if track.hits >= (track.needed_hits or self.min_hits):
                 track.confirmed = True
         return self.tracks, removed
