@@ -24,6 +24,9 @@ from gateway.supervisor import Supervisor
 log = logging.getLogger("storegw")
 STOP_WAIT_S = 10.0
 """How long shutdown waits for a cancelled task before going on without it."""
+STOP_BUDGET_S = 20.0
+"""Shutdown's budget: with the link's own 5 s and the socket's 2 s it stays inside systemd's
+TimeoutStopSec=30, so the final commit is never SIGKILLed."""
 
 
 async def settle(tasks: list[asyncio.Task[Any] | None], what: str, timeout: float = STOP_WAIT_S) -> None:
@@ -36,7 +39,19 @@ async def settle(tasks: list[asyncio.Task[Any] | None], what: str, timeout: floa
         if not task.cancelled() and task.exception() is not None:
             log.error("%s: task %s ended with %r", what, task.get_name(), task.exception())
     for task in pending:
-        log.error("%s: task %s did not stop within %.0f s; going on without it", what, task.get_name(), timeout)
+        log.error("%s: task %s did not stop within %g s; going on without it", what, task.get_name(), timeout)
+
+
+async def stop_writer(outbox: Outbox, writer: asyncio.Task[Any], timeout: float) -> None:
+    """Stop the outbox writer, then commit what is left in RAM and close; never two writers at once."""
+    writer.cancel()
+    await settle([writer], "outbox", timeout)
+    if not writer.done():
+        # a commit still running (a very slow card): writing beside it would reuse its sequence
+        # numbers, so leave it; SQLite rolls back what it has not finished, like a power cut
+        log.error("outbox: still committing at exit; %d events in RAM are not saved", outbox.queued)
+        return
+    await outbox.close()
 
 
 def base_topic(config: Config) -> str:
@@ -159,7 +174,7 @@ class Gateway:
         assert self.link
         self.link.publish(f"{self.topic}/state", state_payload(True, self.outbox.boot, __version__), retain=True)
 
-    async def _stop_link(self, reason: str) -> None:
+    async def _stop_link(self, reason: str, wait_s: float = STOP_WAIT_S) -> None:
         """Publish the offline state and close the broker link."""
         if self.link is None:
             return
@@ -170,7 +185,7 @@ class Gateway:
         for task in (self._link_task, self._publisher_task):
             if task:
                 task.cancel()
-        await settle([self._link_task, self._publisher_task], "mqtt")
+        await settle([self._link_task, self._publisher_task], "mqtt", wait_s)
         if self.publisher is not None:
             self.publisher.close()
         self.link = None
@@ -198,23 +213,32 @@ class Gateway:
         """Ask the daemon to stop (as SIGTERM does)."""
         self._stop.set()
 
-    async def shutdown(self, drain_s: float = 3.0) -> None:
+    async def shutdown(self, drain_s: float = 3.0, budget_s: float = STOP_BUDGET_S) -> None:
         """Stop devices, commit what is in RAM, try briefly to deliver, publish offline, close."""
+        end = time.monotonic() + budget_s
+
+        def left(reserve: float) -> float:
+            """Seconds this step may take, keeping ``reserve`` for the steps after it."""
+            return max(1.0, end - time.monotonic() - reserve)
+
         self.notifier.notify("STOPPING=1")
-        for task in self._tasks[1:]:  # health and watchdog; the outbox writer keeps going until the end
+        # the outbox writer (started first) keeps going until the end
+        writer, others = (self._tasks[0], self._tasks[1:]) if self._tasks else (None, [])
+        for task in others:
             task.cancel()
         await self.supervisor.stop_all()
-        await self.outbox.flush()
-        deadline = time.monotonic() + drain_s
+        await self.outbox.flush(timeout=left(12.0))
+        deadline = time.monotonic() + min(drain_s, left(10.0))
         while self.outbox.pending and self.link and self.link.connected and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        await self._stop_link("shutdown")
+        await self._stop_link("shutdown", min(STOP_WAIT_S, left(6.0)))
         if self.diag:
             await self.diag.stop()
-        for task in self._tasks:
-            task.cancel()
-        await settle(list(self._tasks), "shutdown")
-        await self.outbox.close()
+        await settle(others, "shutdown", min(STOP_WAIT_S, left(3.0)))
+        if writer is not None:
+            await stop_writer(self.outbox, writer, left(0.0))
+        else:
+            await self.outbox.close()
         log.info("storegw stopped; outbox at seq %d, %d pending", self.outbox.last_seq, self.outbox.pending)
 
     async def reload(self) -> None:
