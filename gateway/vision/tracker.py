@@ -180,14 +180,16 @@ class ByteTracker:
                 matched_low.add(c)
         births: list[Track] = []
         if self.low_birth_score is not None and len(low):
-            boxes = np.array([t.box for t in self.tracks] + [tuple(high[c, :4]) for c in range(len(high))],
-                             dtype=np.float32).reshape(-1, 4)
-            overlap = iou_matrix(low[:, :4], boxes).max(axis=1, initial=0.0)
-            for c in range(len(low)):
-                if c in matched_low or low[c, 4] < self.low_birth_score or overlap[c] > self.low_birth_iou:
+            taken = [t.box for t in self.tracks] + [tuple(map(float, high[c, :4])) for c in range(len(high))]
+            for c in np.argsort(-low[:, 4], kind="stable").tolist():
+                if c in matched_low or low[c, 4] < self.low_birth_score:
                     continue
-                track = Track(0, tuple(map(float, low[c, :4])), float(low[c, 4]), now, now,  # type: ignore[arg-type]
-                              needed_hits=self.low_birth_hits)
+                box = tuple(map(float, low[c, :4]))
+                if taken and iou_matrix(np.array([box], dtype=np.float32),
+                                        np.array(taken, dtype=np.float32)).max() > self.low_birth_iou:
+                    continue  # someone already tracked or just born here
+                taken.append(box)
+                track = Track(0, box, float(low[c, 4]), now, now, needed_hits=self.low_birth_hits)  # type: ignore[arg-type]
                 if low_sig is not None:
                     track.learn(low_sig[c], self.signature_momentum)
                 births.append(track)
