@@ -52,20 +52,29 @@ def ground_truth(gt_file: Path, line: CountingLine, fps: float) -> list[tuple[st
     return crossings
 
 
-def match(counted: list[tuple[str, float]], truth: list[tuple[str, float]], window: float) -> dict[str, dict[str, int]]:
-    """TP, FP, FN and totals per direction."""
+def match(counted: list[tuple[str, float]], truth: list[tuple[str, float]], window: float,
+          since: float = 0.0) -> dict[str, dict[str, int]]:
+    """TP, FP, FN and totals per direction, of true crossings (and unmatched counts) at or after ``since``.
+
+    Matching always uses every crossing, so a count just after ``since`` that belongs to a true
+    crossing just before it is neither a false positive nor a miss of the later period.
+    """
     out = {}
     for direction in ("in", "out"):
         c = sorted(t for d, t in counted if d == direction)
         g = sorted(t for d, t in truth if d == direction)
         used: set[int] = set()
-        tp = 0
-        for t in c:
+        matched_counts: set[int] = set()
+        for k, t in enumerate(c):
             best = min((abs(t - gt), i) for i, gt in enumerate(g) if i not in used) if len(used) < len(g) else None
             if best is not None and best[0] <= window:
                 used.add(best[1])
-                tp += 1
-        out[direction] = {"gt": len(g), "counted": len(c), "tp": tp, "fp": len(c) - tp, "fn": len(g) - tp}
+                matched_counts.add(k)
+        tp = sum(1 for i in used if g[i] >= since)
+        fn = sum(1 for i, gt in enumerate(g) if i not in used and gt >= since)
+        fp = sum(1 for k, t in enumerate(c) if k not in matched_counts and t >= since)
+        counted_n = sum(1 for i in used if g[i] >= since) + fp
+        out[direction] = {"gt": sum(1 for gt in g if gt >= since), "counted": counted_n, "tp": tp, "fp": fp, "fn": fn}
     return out
 
 
@@ -127,8 +136,7 @@ def run_sequence(name: str, video: Path, cases: list[tuple[CountingLine, list[tu
         for k in range(buckets):
             lo, hi = k * args.interval, (k + 1) * args.interval
             errors.append(abs(sum(lo <= t < hi for _, t in counted) - sum(lo <= t < hi for _, t in truth)))
-        steady = match([c for c in counted if c[1] >= args.warmup], [g for g in truth if g[1] >= args.warmup],
-                       args.window)
+        steady = match(counted, truth, args.window, since=args.warmup)
         results.append({"sequence": name, "line": line.name, "match": match(counted, truth, args.window),
                         "steady": steady, "mae": sum(errors) / len(errors)})
     return results
