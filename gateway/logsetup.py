@@ -7,6 +7,18 @@ import os
 import sys
 
 
+class LibraryEcho(logging.Filter):
+    """Drops a library's own report of what our drivers already report (and count) in their words."""
+
+    def __init__(self, *fragments: str) -> None:
+        super().__init__()
+        self.fragments = fragments
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but the echoes."""
+        return not any(fragment in str(record.msg) for fragment in self.fragments)
+
+
 def setup_logging(level: str = "info") -> None:
     """Configure the root logger once."""
     under_journald = bool(os.environ.get("JOURNAL_STREAM"))
@@ -19,3 +31,13 @@ def setup_logging(level: str = "info") -> None:
     root.setLevel(level.upper())
     # paho and aiosqlite are chatty at debug; their debug lines never carry our payloads.
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    quiet_library_echoes()
+
+
+def quiet_library_echoes() -> None:
+    """Filter the library messages that only repeat what storegw itself reports (idempotent)."""
+    sllurp = logging.getLogger("sllurp.llrp")
+    if not any(isinstance(f, LibraryEcho) for f in sllurp.filters):
+        # sllurp logs a closed reader socket (the LLRP driver logs and counts the disconnect itself,
+        # with the reader's name) and TCP fragments shorter than a header (it reassembles them).
+        sllurp.addFilter(LibraryEcho("Disconnected from server", "Too few bytes"))

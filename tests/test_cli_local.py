@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from broker import Mosquitto, free_port
 from peers import ROOT, Daemon, wait_for, write_config
@@ -54,3 +56,16 @@ def test_demo_falls_back_to_the_embedded_broker_and_ends_by_itself(tmp_path: Pat
     assert result.returncode == 0, result.stderr
     assert "embedded Python broker" in result.stdout
     assert "events committed" in result.stdout
+
+
+def test_sllurp_echoes_of_what_the_driver_reports_are_filtered_and_the_rest_kept(caplog: Any) -> None:
+    from gateway.logsetup import quiet_library_echoes
+
+    quiet_library_echoes()
+    quiet_library_echoes()  # idempotent
+    log = logging.getLogger("sllurp.llrp")
+    with caplog.at_level(logging.WARNING, logger="sllurp.llrp"):
+        log.warning("\nDisconnected from server")
+        log.warning("Too few bytes (%d) to unpack message header", 3)
+        log.warning("Unexpected message type")
+    assert [r.getMessage() for r in caplog.records if r.name == "sllurp.llrp"] == ["Unexpected message type"]

@@ -21,6 +21,7 @@ import msgspec
 
 from gateway.cli.common import use_color
 from gateway.demo import FAMILIES, DemoOptions
+from gateway.logsetup import quiet_library_echoes
 
 log = logging.getLogger("storegw.demo")
 COLORS = {"footfall": "32", "item": "36", "stock-count": "34", "visit": "35", "visitors": "35",
@@ -138,6 +139,7 @@ async def run_demo(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     """Entry of `storegw demo`."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    quiet_library_echoes()
     try:
         return asyncio.run(run_demo(args))
     except KeyboardInterrupt:
