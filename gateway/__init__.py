@@ -1,8 +1,5 @@
 """storegw: the edge sensor gateway of a physical store."""
 
-from importlib import metadata
+from gateway.buildinfo import version
 
-try:
-    __version__ = metadata.version("storegw")
-except metadata.PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0+src"
+__version__ = version()

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from gateway import __version__
+from gateway.buildinfo import commit
 from gateway.config import Config, ConfigError, load_config, read_secret, resolve_path
 from gateway.events.types.health import HealthData, MqttHealth, OutboxHealth
 from gateway.mqtt.commands import CommandHandler
@@ -95,7 +96,7 @@ def link_settings(config: Config, config_path: str, boot: int) -> LinkSettings:
         reconnect_min_s=m.reconnect_min_s, reconnect_max_s=m.reconnect_max_s,
         puback_timeout_s=m.puback_timeout_s,
         will_topic=f"{topic}/state",
-        will_payload=state_payload(False, boot, __version__, "connection lost", stamped=False),
+        will_payload=state_payload(False, boot, __version__, commit(), "connection lost", stamped=False),
         subscriptions=(f"{topic}/cmd/+",))
 
 
@@ -172,14 +173,15 @@ class Gateway:
     def publish_birth(self) -> None:
         """Retained `{online: true, boot}` on `.../state`."""
         assert self.link
-        self.link.publish(f"{self.topic}/state", state_payload(True, self.outbox.boot, __version__), retain=True)
+        birth = state_payload(True, self.outbox.boot, __version__, commit())
+        self.link.publish(f"{self.topic}/state", birth, retain=True)
 
     async def _stop_link(self, reason: str, wait_s: float = STOP_WAIT_S) -> None:
         """Publish the offline state and close the broker link."""
         if self.link is None:
             return
         try:
-            await self.link.stop(state_payload(False, self.outbox.boot, __version__, reason))
+            await self.link.stop(state_payload(False, self.outbox.boot, __version__, commit(), reason))
         except Exception:
             log.exception("mqtt: error while stopping")
         for task in (self._link_task, self._publisher_task):
@@ -279,7 +281,7 @@ class Gateway:
         except OSError:
             disk_free = -1
         return HealthData(
-            version=__version__, uptime_s=round(time.monotonic() - self.started, 1),
+            version=__version__, commit=commit(), uptime_s=round(time.monotonic() - self.started, 1),
             devices=self.supervisor.health(),
             outbox=OutboxHealth(last_seq=stats["last_seq"], pending=stats["pending"],
                                 oldest_pending_age_s=stats["oldest_pending_age_s"], bytes=stats["bytes"],

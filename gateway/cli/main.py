@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-from gateway import __version__
+from gateway.buildinfo import describe
 from gateway.cli.errors import CliError
 
 # Verb-family modules; each defines register(subparsers) and sets `func` on its parsers.
@@ -29,7 +29,7 @@ VERB_MODULES = (
 def build_parser() -> argparse.ArgumentParser:
     """The whole argument parser, with every verb family registered."""
     parser = argparse.ArgumentParser(prog="storegw", description="Edge sensor gateway for physical stores.")
-    parser.add_argument("--version", action="version", version=f"storegw {__version__}")
+    parser.add_argument("--version", action="version", version=describe())
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
     for name in VERB_MODULES:
         try:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from gateway import __version__
+from gateway.buildinfo import commit
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -85,6 +86,7 @@ class DiagServer:
         health["config"] = self.gateway.config_path
         health["boot"] = self.gateway.outbox.boot
         health["version"] = __version__
+        health["commit"] = commit()
         health["outbox"]["queued_in_ram"] = self.gateway.outbox.queued
         return health
 

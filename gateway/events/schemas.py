@@ -6,6 +6,7 @@ committed files differ from what the classes say.
 
 from __future__ import annotations
 
+import inspect
 import json
 import pathlib
 import sys
@@ -19,9 +20,20 @@ from gateway.events.types import EVENT_TYPES, data_class, type_uri
 SCHEMA_BASE = "https://storegw.example/schemas/"
 
 
+def clean_descriptions(node: Any) -> Any:
+    """Dedent every docstring-made description, whichever way the msgspec release in use indents them."""
+    if isinstance(node, dict):
+        return {key: inspect.cleandoc(value) if key == "description" and isinstance(value, str)
+                else clean_descriptions(value) for key, value in node.items()}
+    if isinstance(node, list | tuple):
+        return type(node)(clean_descriptions(item) for item in node)
+    return node
+
+
 def event_schema(name: str) -> dict[str, Any]:
     """The JSON Schema of one whole event (envelope and data) of type ``name``."""
-    (data_schema,), defs = msgspec.json.schema_components([data_class(name)], ref_template="#/$defs/{name}")
+    (data_schema,), defs = clean_descriptions(
+        msgspec.json.schema_components([data_class(name)], ref_template="#/$defs/{name}"))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{SCHEMA_BASE}{name}.json",

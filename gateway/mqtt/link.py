@@ -326,9 +326,10 @@ def response_properties(request: Any) -> Properties | None:
     return props
 
 
-def state_payload(online: bool, boot: int, version: str, reason: str | None = None, stamped: bool = True) -> bytes:
+def state_payload(online: bool, boot: int, version: str, commit: str, reason: str | None = None,
+                  stamped: bool = True) -> bytes:
     """The retained `.../state` payload (the will is not stamped: the broker sends it later)."""
-    body: dict[str, Any] = {"online": online, "boot": boot, "version": version}
+    body: dict[str, Any] = {"online": online, "boot": boot, "version": version, "commit": commit}
     if stamped:
         body["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if reason:

@@ -46,6 +46,8 @@ class HealthData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Everything store IT needs to see that the gateway is well, every 60 s."""
 
     version: str
+    commit: str
+    """The commit the running code was built from ("unknown" when it cannot tell)."""
     uptime_s: float
     devices: dict[str, dict[str, Any]]
     outbox: OutboxHealth
