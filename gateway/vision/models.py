@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +27,15 @@ class ModelSpec:
 
 
 def models_dir() -> Path:
-    """STOREGW_MODELS_DIR, else the `models/` folder beside the installed package."""
+    """STOREGW_MODELS_DIR, else `models/` of the source tree, else `models/` beside the venv (/opt/storegw)."""
     override = os.environ.get("STOREGW_MODELS_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "models"
+    source_tree = Path(__file__).resolve().parents[2] / "models"
+    if source_tree.is_dir():
+        return source_tree
+    # systemd/install.sh lays out PREFIX/venv beside PREFIX/models
+    return Path(sys.prefix).resolve().parent / "models"
 
 
 def manifest(directory: Path | None = None) -> dict[str, ModelSpec]:
