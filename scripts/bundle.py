@@ -123,12 +123,21 @@ def run(command: list[str]) -> None:
         raise SystemExit(f"bundle: failed: {' '.join(command[:6])} ...")
 
 
+def platform_tags(arch: str, glibc: str) -> list[str]:
+    """Every manylinux tag a box with this glibc runs (pip does not widen a given --platform itself)."""
+    major, minor = (int(part) for part in glibc.split("."))
+    tags = [f"manylinux_{major}_{m}_{arch}" for m in range(minor, 4, -1)]
+    legacy = {"manylinux2014": 17, "manylinux2010": 12, "manylinux1": 5}
+    tags += [f"{name}_{arch}" for name, needs in legacy.items() if needs <= minor]
+    return [*tags, f"linux_{arch}"]
+
+
 def download_wheels(lock_file: Path, wheels: Path, arch: str, python: str, glibc: str) -> None:
     """Download every locked wheel for the target, checked against the lock's hashes."""
+    platforms = [option for tag in platform_tags(arch, glibc) for option in ("--platform", tag)]
     run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--no-deps",
          "--only-binary=:all:", "--require-hashes", "--implementation", "cp", "--python-version", python,
-         "--platform", f"manylinux_{glibc.replace('.', '_')}_{arch}", "--platform", f"linux_{arch}",
-         "-r", str(lock_file), "-d", str(wheels)])
+         *platforms, "-r", str(lock_file), "-d", str(wheels)])
 
 
 def build(arch: str, python: str, profile: str, glibc: str, out_dir: Path) -> Path:

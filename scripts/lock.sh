@@ -7,7 +7,9 @@
 # with --require-hashes and no uv. Commit all of them together with the pyproject.toml change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v uv >/dev/null || { echo "uv is needed to refresh the lock: python3 -m pip install 'uv>=0.13.8'" >&2; exit 2; }
+# the locked uv of the test venv (scripts/venv.sh test), so every refresh writes the same format
+if [ -x .venv/bin/uv ]; then uv() { .venv/bin/uv "$@"; }; fi
+command -v uv >/dev/null || [ -x .venv/bin/uv ] || { echo "uv is needed: run scripts/venv.sh test first" >&2; exit 2; }
 uv lock "$@"
 export_profile() {  # name, then uv export selection flags
   local name=$1; shift
