@@ -1,4 +1,4 @@
-"""The lock is the one source of every install: consistent with pyproject.toml, exported faithfully, installed exactly."""
+"""The lock is the one source of every install: in step with pyproject.toml, exported faithfully, installed exactly."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from packaging.markers import Marker
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 from bundle import for_target, platform_tags, read_locked
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PROFILES = ("build", "base", "rfid", "ble", "vision", "demo", "all", "test")
 
