@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.config import Config
+from gateway.devices.extras import missing_extra_sentence
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -146,6 +147,9 @@ def _device_check(device: Any) -> Check:
     name = f"device {device.id} ({kind})"
     if not device.enabled:
         return Check(name, OK, "disabled")
+    lacking = missing_extra_sentence(device.id, kind)
+    if lacking is not None:
+        return Check(name, FAIL, lacking)
     if kind == "serial_counter":
         port = device.port
         if "://" in port:

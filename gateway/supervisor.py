@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 from drivers.base import Backoff, DriverState, DriverStats
 from gateway.devices import load_runner
 from gateway.devices.context import DeviceContext
+from gateway.devices.extras import extra_import_error, missing_extra_sentence
 from gateway.pipelines import Event
 
 log = logging.getLogger("storegw.supervisor")
@@ -53,7 +55,12 @@ class Supervisor:
         slot.task = asyncio.create_task(self._supervise(slot), name=f"device:{device_id}")
 
     async def _supervise(self, slot: DeviceSlot) -> None:
-        """Run the device's integration forever, restarting it with backoff."""
+        """Run the device's integration forever, restarting it with backoff; a missing extra ends it for good."""
+        importlib.invalidate_caches()  # so an extra installed since the daemon started is found
+        lacking = missing_extra_sentence(slot.config.id, slot.kind)
+        if lacking is not None:
+            self._give_up(slot, lacking)
+            return
         while True:
             stats = slot.context.stats
             started = time.monotonic()
@@ -66,6 +73,10 @@ class Supervisor:
                 stats.state = DriverState.STOPPED
                 raise
             except Exception as exc:
+                missing = extra_import_error(slot.kind, exc) if isinstance(exc, ModuleNotFoundError) else None
+                if missing is not None:  # restarting cannot install it
+                    self._give_up(slot, missing.sentence(slot.config.id))
+                    return
                 message = f"{type(exc).__name__}: {exc}"
                 log.error("device %s failed: %s", slot.config.id, message,
                           exc_info=not isinstance(exc, (OSError, ImportError)))
@@ -77,6 +88,12 @@ class Supervisor:
             delay = slot.backoff.next_delay()
             log.warning("device %s restarts in %.1f s (%s)", slot.config.id, delay, message)
             await asyncio.sleep(delay)
+
+    def _give_up(self, slot: DeviceSlot, reason: str) -> None:
+        """Mark a device failed for good (not restarted), say why once; a reload tries it again."""
+        slot.context.stats.state = DriverState.FAILED
+        slot.context.stats.last_error = reason
+        log.error("%s; not restarting it (reload or restart storegw once it is installed)", reason)
 
     async def stop(self, device_id: str) -> None:
         """Stop one device and wait for it to release its hardware."""
@@ -99,14 +116,19 @@ class Supervisor:
         """Reconcile running devices with a new device list; returns what changed."""
         wanted = {c.id: c for c in configs if c.enabled}
         changes = []
+        retried = set()
         for device_id in list(self.slots):
-            if device_id not in wanted or wanted[device_id] != self.slots[device_id].config:
+            slot = self.slots[device_id]
+            if device_id not in wanted or wanted[device_id] != slot.config:
                 await self.stop(device_id)
                 changes.append(f"stopped {device_id}")
+            elif slot.task is not None and slot.task.done():  # given up (e.g. its extra was missing): try again
+                await self.stop(device_id)
+                retried.add(device_id)
         for device_id, config in wanted.items():
             if device_id not in self.slots:
                 self.start(config)
-                changes.append(f"started {device_id}")
+                changes.append(f"{'retried' if device_id in retried else 'started'} {device_id}")
         return changes
 
     def health(self) -> dict[str, dict[str, Any]]:

@@ -13,7 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `config` verbs."""
     parser = subparsers.add_parser("config", help="check a config file or print its JSON Schema")
     verbs = parser.add_subparsers(dest="config_verb", metavar="VERB", required=True)
-    check = verbs.add_parser("check", help="validate a config file; exit 2 with FILE:LINE: key: problem")
+    check = verbs.add_parser("check", help="validate a config file (and that each device's extra is installed); "
+                             "exit 2 with FILE:LINE: key: problem")
     check.add_argument("file")
     check.set_defaults(func=check_config)
     schema = verbs.add_parser("schema", help="print the JSON Schema of the config")
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def check_config(args: argparse.Namespace) -> int:
     """Validate one config file and report every problem."""
     try:
-        config = load_config(args.file)
+        config = load_config(args.file, check_extras=True)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -19,6 +19,7 @@ from gateway.config.model import (
     OutboxSection,
 )
 from gateway.devices import AnyDeviceConfig
+from gateway.devices.extras import missing_extra_sentence
 
 _SECTIONS: dict[str, Any] = {
     "gateway": GatewaySection,
@@ -117,8 +118,12 @@ def _check_files(config: Config, file: str, lines: dict[Path, int], problems: li
                                 "a username needs password_file (passwords are never written in the config)"))
 
 
-def parse_config(source: str, file: str = "<config>") -> Config:
-    """Validate TOML ``source``; raise ConfigError listing every problem found."""
+def parse_config(source: str, file: str = "<config>", check_extras: bool = False) -> Config:
+    """Validate TOML ``source``; raise ConfigError listing every problem found.
+
+    With ``check_extras``, an enabled device whose kind needs an extra that is not installed is
+    a problem too (`config check` asks this; the daemon runs the other devices instead).
+    """
     try:
         raw = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
@@ -161,6 +166,11 @@ def parse_config(source: str, file: str = "<config>") -> Config:
                                     f"duplicate device id {converted.id!r} (first used by devices[{first}])"))
         seen[converted.id] = index
         devices.append(converted)
+        if check_extras and converted.enabled:
+            lacking = missing_extra_sentence(converted.id, type(converted).__struct_config__.tag)
+            if lacking is not None:
+                path = (*base, "kind")
+                problems.append(Problem(file, line_of(lines, path), _dotted(path), lacking))
     if problems:
         raise ConfigError(problems)
     config = Config(gateway=sections["gateway"], mqtt=sections["mqtt"],
@@ -172,8 +182,8 @@ def parse_config(source: str, file: str = "<config>") -> Config:
     return config
 
 
-def load_config(file: str) -> Config:
-    """Read and validate the config file at ``file``."""
+def load_config(file: str, check_extras: bool = False) -> Config:
+    """Read and validate the config file at ``file`` (``check_extras``: see parse_config)."""
     try:
         with open(file, encoding="utf-8") as handle:
             source = handle.read()
@@ -181,7 +191,7 @@ def load_config(file: str) -> Config:
         raise ConfigError([Problem(file, 0, "(file)", f"cannot read the config: {exc.strerror}")]) from None
     except UnicodeDecodeError:
         raise ConfigError([Problem(file, 0, "(file)", "not UTF-8 text")]) from None
-    return parse_config(source, file)
+    return parse_config(source, file, check_extras)
 
 
 def resolve_path(config_file: str, value: str) -> str:

@@ -12,6 +12,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from gateway.cli.errors import CliError
+
 log = logging.getLogger("storegw.demo")
 
 
@@ -76,8 +78,9 @@ async def start_broker(stack: contextlib.AsyncExitStack, host: str, port: int) -
     try:
         from amqtt.broker import Broker
     except ImportError:
-        raise RuntimeError("no broker answers, mosquitto is not installed and the embedded broker is missing: "
-                           "pip install 'storegw[demo]' or apt-get install mosquitto") from None
+        raise CliError(f"no MQTT broker answers at {host}:{port}, mosquitto is not installed and neither is the "
+                       "embedded broker: install mosquitto (apt-get install mosquitto) or storegw[demo] "
+                       "(pip install 'storegw[demo]')") from None
     broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{free}"}},
                      "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}})
     await broker.start()

@@ -1,6 +1,7 @@
 """Device integrations: one folder per kind, each applying policy on top of its driver.
 
-Each folder has a light ``config.py`` (imported whenever a config is read) and a
+Each folder has a light ``config.py`` (imported whenever a config is read), a ``needs.py``
+declaring the optional extra the kind needs (see ``gateway.devices.extras``) and a
 ``runner.py`` with ``async def run_device(cfg, ctx)``, imported only when such a device runs.
 """
 

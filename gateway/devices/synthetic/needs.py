@@ -1,0 +1,5 @@
+"""What the synthetic kind needs beyond the base install (nothing)."""
+
+from gateway.devices.extras import Needs
+
+NEEDS = Needs()
