@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import json
 import logging
 import shutil
@@ -20,7 +19,7 @@ from typing import Any
 import msgspec
 
 from gateway.cli.common import use_color
-from gateway.demo import FAMILIES, DemoOptions
+from gateway.demo import CAMERA_FAMILY, DemoOptions, lacking_installs, start_families
 from gateway.logsetup import quiet_library_echoes
 
 log = logging.getLogger("storegw.demo")
@@ -39,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "mosquitto is started, or an embedded broker")
     parser.add_argument("--data-dir", help="keep the demo's outbox here (default: a temporary folder)")
     parser.add_argument("--quiet", action="store_true", help="no live view; only the summary")
+    parser.add_argument("--plain", action="store_true",
+                        help="one line per event instead of the live view (the default off a terminal)")
     parser.set_defaults(func=demo)
 
 
@@ -54,7 +55,8 @@ def summarise(name: str, data: dict[str, Any]) -> str:
 
 async def run_demo(args: argparse.Namespace) -> int:
     """Start emulators, a broker and the gateway; show events until the time is up or Ctrl-C."""
-    from gateway.app import Gateway
+    from gateway.app import Gateway, socket_path
+    from gateway.cli.liveview.screen import run_live_view
     from gateway.config import parse_config
     from gateway.config.tomlwrite import dumps
     from gateway.demo.broker import start_broker
@@ -62,6 +64,7 @@ async def run_demo(args: argparse.Namespace) -> int:
 
     options = DemoOptions(seconds=args.seconds, video=args.video)
     color = use_color() and not args.quiet
+    live = live_view_wanted(args)
     async with contextlib.AsyncExitStack() as stack:
         workdir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="storegw-demo-"))
         if not args.data_dir:
@@ -69,20 +72,8 @@ async def run_demo(args: argparse.Namespace) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         host, port, _ = parse_url(args.broker)
         url, broker_text = await start_broker(stack, host, port)
-        devices: list[dict[str, Any]] = []
-        notes: list[str] = []
-        for family in FAMILIES:
-            try:
-                module = importlib.import_module(family)
-            except ModuleNotFoundError as exc:
-                if exc.name == family:
-                    continue
-                notes.append(f"{family.rsplit('.', 1)[-1]}: not available ({exc.name} is not installed)")
-                continue
-            try:
-                devices += await module.setup(stack, workdir, options)
-            except Exception as exc:
-                notes.append(f"{family.rsplit('.', 1)[-1]}: could not start ({exc})")
+        families = await start_families(stack, workdir, options)  # those whose extras are installed
+        devices, notes = families.devices, families.notes
         config_dict = {"gateway": {"store_id": "demo-store", "gateway_id": "gw-demo", "data_dir": str(workdir / "data"),
                                    "health_interval_s": 15.0},
                        "mqtt": {"url": url, "topic_prefix": "storegw/v1", "reconnect_max_s": 5.0},
@@ -97,7 +88,7 @@ async def run_demo(args: argparse.Namespace) -> int:
             """Print each committed event as one line."""
             for row, draft in zip(rows, drafts, strict=True):
                 counts[draft.name] += 1
-                if args.quiet or draft.name == "synthetic":
+                if args.quiet or live or draft.name == "synthetic":
                     continue
                 data = msgspec.to_builtins(draft.data)
                 stamp = time.strftime("%H:%M:%S", time.localtime(draft.time))
@@ -114,20 +105,30 @@ async def run_demo(args: argparse.Namespace) -> int:
         print(f"  status:     storegw status --socket {workdir / 'data' / 'storegw.sock'}", flush=True)
         for note in notes:
             print(f"  note: {note}", flush=True)
+        if families.not_included:
+            print(f"  {families.not_included}", flush=True)
         if not args.video:
-            print("  no camera: add one with `storegw demo --video FILE.mp4` (a door seen from above or the side)",
-                  flush=True)
+            camera_needs = " and ".join(lacking_installs(CAMERA_FAMILY))
+            first = f"install {camera_needs}, then " if camera_needs else ""
+            print(f"  no camera: {first}add one with `storegw demo --video FILE.mp4` (a door seen from above or "
+                  "the side)", flush=True)
         await gateway.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        view = asyncio.create_task(run_live_view(socket_path(config), stop)) if live else None
         try:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(args.seconds):
                     await stop.wait()
         finally:
+            stop.set()  # ends the live view; its last frame stays on screen above the summary
+            if view is not None:
+                await asyncio.wait([view])  # a failed view must not keep the gateway from shutting down
             await gateway.shutdown()
+        if view is not None:
+            view.result()
         delivered = gateway.publisher.acked if gateway.publisher else 0
         total = sum(counts.values())
         by_type = ", ".join(f"{n} {name}" for name, n in counts.most_common())
@@ -136,9 +137,22 @@ async def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def live_view_wanted(args: argparse.Namespace) -> bool:
+    """The live view on a terminal; one line per event off a terminal, with --plain, and none with --quiet."""
+    return sys.stdout.isatty() and not args.plain and not args.quiet
+
+
 def demo(args: argparse.Namespace) -> int:
     """Entry of `storegw demo`."""
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    if live_view_wanted(args):
+        from rich.logging import RichHandler
+
+        # Through rich's console, so warnings print above the live view instead of tearing it.
+        logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s",
+                            handlers=[RichHandler(show_time=False, show_path=False)])
+    else:
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                            format="%(levelname)s %(name)s: %(message)s")
     quiet_library_echoes()
     try:
         return asyncio.run(run_demo(args))

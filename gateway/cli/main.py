@@ -16,6 +16,7 @@ VERB_MODULES = (
     "gateway.cli.demo",
     "gateway.cli.configcmd",
     "gateway.cli.status",
+    "gateway.cli.top",
     "gateway.cli.outbox",
     "gateway.cli.doctor",
     "gateway.cli.sim",

@@ -1,15 +1,30 @@
-"""Client side of the status socket."""
+"""Client side of the status socket (blocking, for one-shot verbs, and asyncio, for live views)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
+
+LINE_LIMIT = 16 * 1024 * 1024
+"""Longest answer line the asyncio client reads (a status with many devices, a large event)."""
 
 
 class DaemonNotRunning(Exception):
     """Nobody answers on the status socket."""
+
+
+def _not_running(path: str, exc: OSError) -> DaemonNotRunning | None:
+    """The sentence for a failed connect to the socket, or None when ``exc`` is another failure."""
+    if isinstance(exc, FileNotFoundError):
+        return DaemonNotRunning(f"no status socket at {path}: is the daemon running (systemctl status storegw)?")
+    if isinstance(exc, PermissionError):
+        return DaemonNotRunning(f"permission denied on {path}: run as the storegw user or root")
+    if isinstance(exc, ConnectionRefusedError):
+        return DaemonNotRunning(f"nobody listens on {path}: the daemon is not running")
+    return None
 
 
 def _connect(path: str, timeout: float | None) -> socket.socket:
@@ -18,16 +33,12 @@ def _connect(path: str, timeout: float | None) -> socket.socket:
     sock.settimeout(timeout)
     try:
         sock.connect(path)
-    except FileNotFoundError:
+    except OSError as exc:
         sock.close()
-        raise DaemonNotRunning(f"no status socket at {path}: is the daemon running "
-                               "(systemctl status storegw)?") from None
-    except PermissionError:
-        sock.close()
-        raise DaemonNotRunning(f"permission denied on {path}: run as the storegw user or root") from None
-    except ConnectionRefusedError:
-        sock.close()
-        raise DaemonNotRunning(f"nobody listens on {path}: the daemon is not running") from None
+        explained = _not_running(path, exc)
+        if explained is None:
+            raise
+        raise explained from None
     return sock
 
 
@@ -56,3 +67,42 @@ def follow_events(path: str, types: list[str]) -> Iterator[bytes]:
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             yield from (line for line in lines if line)
+
+
+async def _open(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open the socket from asyncio or explain why not."""
+    try:
+        return await asyncio.open_unix_connection(path, limit=LINE_LIMIT)
+    except OSError as exc:
+        explained = _not_running(path, exc)
+        if explained is None:
+            raise
+        raise explained from None
+
+
+async def request_status_async(path: str, timeout: float = 10.0) -> dict[str, Any]:
+    """Ask the daemon for its status without blocking the event loop (the daemon may share it)."""
+    async with asyncio.timeout(timeout):
+        reader, writer = await _open(path)
+        try:
+            writer.write(b'{"cmd": "status"}\n')
+            await writer.drain()
+            line = await reader.readline()
+        finally:
+            writer.close()
+    if not line:
+        raise ConnectionResetError(f"the daemon closed {path} without answering")
+    return json.loads(line)
+
+
+async def follow_events_async(path: str, types: list[str]) -> AsyncIterator[bytes]:
+    """Yield each committed event's payload (or a `{"skipped": n}` line) as the daemon commits it."""
+    reader, writer = await _open(path)
+    try:
+        writer.write(json.dumps({"cmd": "tail", "types": types}).encode() + b"\n")
+        await writer.drain()
+        while line := await reader.readline():
+            if line.strip():
+                yield line.rstrip(b"\n")
+    finally:
+        writer.close()

@@ -88,6 +88,8 @@ class DiagServer:
         health["version"] = __version__
         health["commit"] = commit()
         health["outbox"]["queued_in_ram"] = self.gateway.outbox.queued
+        publisher = self.gateway.publisher
+        health["mqtt"]["acked"] = publisher.acked if publisher else 0
         return health
 
     async def _tail(self, request: dict[str, Any], reader: asyncio.StreamReader,
