@@ -153,7 +153,7 @@ class Gateway:
     def _start_link(self) -> None:
         """Create the publisher and the broker link for the current config."""
         settings = link_settings(self.config, self.config_path, self.outbox.boot)
-        publisher = Publisher(self.outbox, lambda topic, payload: link.publish(topic, payload),
+        publisher = Publisher(self.outbox, lambda topic, payload: link.publish_event(topic, payload),
                               self.config.mqtt.max_inflight)
         self.publisher = publisher
         self.commands = CommandHandler(self)

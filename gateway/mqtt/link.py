@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
@@ -27,6 +27,31 @@ from paho.mqtt.properties import Properties
 from drivers.base import Backoff
 
 log = logging.getLogger("storegw.mqtt")
+
+CLOUDEVENTS_JSON: Final = "application/cloudevents+json"
+"""MQTT 5 content type of every event: the CloudEvents MQTT binding's structured mode."""
+
+
+class _PackedProperties(Properties):
+    """PUBLISH properties that never change, packed once instead of by paho for every message."""
+
+    _packed: bytes
+
+    def __init__(self, **values: Any) -> None:
+        """Set ``values`` (paho property names) and pack them."""
+        super().__init__(PacketTypes.PUBLISH)
+        for name, value in values.items():
+            setattr(self, name, value)
+        object.__setattr__(self, "_packed", super().pack())  # paho's __setattr__ only takes property names
+
+    def pack(self) -> bytes:
+        """The packed properties (paho calls this for every PUBLISH)."""
+        return self._packed
+
+
+def event_properties(protocol: str) -> Properties | None:
+    """The properties of every event PUBLISH: the CloudEvents content type on MQTT 5, none on 3.1.1."""
+    return _PackedProperties(ContentType=CLOUDEVENTS_JSON) if protocol == "5" else None
 
 
 @dataclass
@@ -97,6 +122,8 @@ class MqttLink:
         self._acks: deque[tuple[int, int, Any]] = deque()
         self._ack_drain_scheduled = False
         self._backoff = Backoff(initial=settings.reconnect_min_s, maximum=settings.reconnect_max_s)
+        self._event_properties = event_properties(settings.protocol)
+        """Built once: publishing events is the hot path (thousands a second)."""
 
     # ---- paho callbacks (network thread): post and return ------------------------------
     def _post(self, generation: int, func: Callable[..., None], *args: Any) -> None:
@@ -290,6 +317,10 @@ class MqttLink:
     def connected(self) -> bool:
         """True between CONNACK and loss."""
         return self.stats.connected and self._client is not None
+
+    def publish_event(self, topic: str, payload: bytes) -> int | None:
+        """Publish one outbox event (a structured CloudEvent: its content type on MQTT 5); its mid or None."""
+        return self.publish(topic, payload, properties=self._event_properties)
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
                 properties: Properties | None = None) -> int | None:
