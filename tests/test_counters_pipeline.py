@@ -61,3 +61,31 @@ def test_another_sensor_on_the_port_starts_a_new_baseline() -> None:
     counter = FootfallCounter("door", 60, 16, baseline=Baseline("old", 1000, 1000))
     events = counter.feed("new", 5, 5, T0 + 1) + counter.feed("new", 7, 5, T0 + 2) + counter.flush(T0 + 3)
     assert totals(events) == (2, 0)
+
+
+def test_counter_delta_refuses_counts_outside_the_range_instead_of_going_negative() -> None:
+    import pytest
+
+    for previous, current in ((70000, 3), (3, 70000), (-1, 3)):
+        with pytest.raises(ValueError, match="outside a 16-bit counter"):
+            counter_delta(previous, current, 16)
+
+
+def test_a_count_above_the_counter_range_is_skipped_never_a_negative_footfall() -> None:
+    counter = FootfallCounter("door", 60, 16)
+    events = counter.feed("s", 5, 0, T0 + 1)
+    events += counter.feed("s", 70000, 0, T0 + 2)  # a 16-bit counter cannot say this: a corrupt report
+    events += counter.feed("s", 3, 2**16, T0 + 3)
+    events += counter.feed("s", 3, 0, T0 + 4)  # lower than 5 and not a wrap: a power loss, 3 since
+    events += counter.feed("s", 7, 1, T0 + 5)
+    events += counter.flush(T0 + 30)
+    assert all(e.data.in_ >= 0 and e.data.out >= 0 for e in events)
+    assert totals(events) == (7, 1)
+    assert counter.out_of_range == 2 and counter.resets == 1 and counter.wraps == 0
+
+
+def test_a_saved_baseline_outside_the_range_is_replaced_not_wrapped_into_a_negative() -> None:
+    counter = FootfallCounter("door", 60, 16, baseline=Baseline("s", 70000, 12))  # saved by an unfixed gateway
+    events = counter.feed("s", 3, 12, T0 + 1) + counter.feed("s", 4, 13, T0 + 2) + counter.flush(T0 + 30)
+    assert totals(events) == (1, 1)
+    assert all(e.data.in_ >= 0 and e.data.out >= 0 for e in events)

@@ -131,3 +131,60 @@ def test_runner_emits_footfall_with_the_people_who_walked_through(tmp_path: Path
     assert all(e.type == "footfall" and e.data.line == "main" for _, e in events)
     assert sum(e.data.in_ for _, e in events) == 6 and sum(e.data.out for _, e in events) == 3
     assert (tmp_path / "state" / "door-1.counter.json").exists()
+
+
+def test_a_count_beyond_the_counter_range_over_a_pty_is_garbage_not_a_reading(tmp_path: Path) -> None:
+    emulator = SerialCounterEmulator(link=str(tmp_path / "counter"), people_per_minute=0,
+                                     report_interval_s=0.05).start()
+    driver = SerialCounterDriver("door", port=emulator.link, read_timeout_s=0.05, counter_bits=16,
+                                 backoff=Backoff(initial=0.05, maximum=0.2))
+    readings: list[CounterReading] = []
+
+    async def scenario() -> None:
+        task = asyncio.create_task(driver.run(readings.append))
+        try:
+            emulator.set_counts(5, 0)
+            await until(lambda: bool(readings) and readings[-1].count_in == 5)
+            emulator.set_counts(70000, 0)  # IN=70000 from a 16-bit counter
+            await until(lambda: driver.stats.errors.get("garbage", 0) >= 3)
+            emulator.set_counts(3, 0)
+            await until(lambda: readings[-1].count_in == 3)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        emulator.stop()
+    assert max(r.count_in for r in readings) == 5, "a count beyond 2^16 - 1 must never become a reading"
+
+
+def test_runner_never_publishes_negative_footfall_after_an_out_of_range_count(tmp_path: Path) -> None:
+    emulator = SerialCounterEmulator(link=str(tmp_path / "counter"), protocol="ascii", people_per_minute=0,
+                                     report_interval_s=0.05).start()
+    events: list[tuple[str, Event]] = []
+    context = DeviceContext(device_id="door-1", emit_event=lambda subject, e: events.append((subject, e)),
+                            data_dir=str(tmp_path))
+    config = SerialCounterConfig(id="door-1", port=emulator.link, protocol="ascii", door="main", interval_s=1.0,
+                                 read_timeout_s=0.05, counter_bits=16)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(run_device(config, context))
+        emulator.set_counts(5, 0)
+        await until(lambda: context.stats.readings > 2)
+        emulator.set_counts(70000, 0)
+        readings = context.stats.readings
+        await until(lambda: context.stats.readings > readings + 3 or context.stats.errors.get("garbage", 0) > 3)
+        emulator.set_counts(3, 0)  # then IN=3: the issue's -4461
+        readings = context.stats.readings
+        await until(lambda: context.stats.readings > readings + 3)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        emulator.stop()
+    assert events and all(e.data.in_ >= 0 and e.data.out >= 0 for _, e in events), [e.data for _, e in events]
+    assert sum(e.data.in_ for _, e in events) == 3  # 5 -> 3 is a power loss: 3 people since

@@ -49,3 +49,15 @@ def test_ascii_parser_drops_an_endless_line() -> None:
     assert parser.feed(b"A" * 1000) == []
     assert parser.garbage == 1
     assert [r.count_in for r in parser.feed(b"\nIN=1 OUT=0\n")] == [1]
+
+
+def test_ascii_count_beyond_the_counter_range_is_garbage() -> None:
+    parser = ascii_protocol.AsciiParser(max_count=2**16 - 1)
+    stream = (ascii_protocol.encode(65535, 0) + ascii_protocol.encode(70000, 3) + ascii_protocol.encode(3, 65536)
+              + ascii_protocol.encode(3, 1))
+    assert [(r.count_in, r.count_out) for r in parser.feed(stream)] == [(65535, 0), (3, 1)]
+    assert parser.garbage == 2
+    widest = ascii_protocol.AsciiParser()  # no range given: the protocol's own limit, 64 bits
+    assert [r.count_in for r in widest.feed(ascii_protocol.encode(2**64 - 1, 0) + ascii_protocol.encode(2**64, 0))] \
+        == [2**64 - 1]
+    assert widest.garbage == 1

@@ -4,7 +4,8 @@ One line per report, cumulative counts since the counter powered up:
 
     IN=<n> OUT=<n>[ ID=<sensor>][*HH]\\r\\n
 
-``*HH`` is an optional NMEA-style checksum: the XOR of every byte before ``*``, in hex.
+``*HH`` is an optional NMEA-style checksum: the XOR of every byte before ``*``, in hex. A count
+above the counter's range (``max_count``, 2^counter_bits - 1) is not a count: the line is garbage.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 LINE = re.compile(r"^IN=(\d{1,20}) OUT=(\d{1,20})(?: ID=([A-Za-z0-9_.:-]{1,32}))?$")
 MAX_LINE = 256
+MAX_COUNT = 2**64 - 1
+"""The widest counter the protocol allows (``counter_bits`` is at most 64)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -41,11 +44,12 @@ def encode(count_in: int, count_out: int, sensor_id: str | None = None, *, with_
 
 
 class AsciiParser:
-    """Splits a byte stream into reports; malformed lines are counted in ``garbage``."""
+    """Splits a byte stream into reports; malformed lines and counts above ``max_count`` are ``garbage``."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_count: int = MAX_COUNT) -> None:
         self._buffer = b""
         self.garbage = 0
+        self.max_count = max_count
 
     def feed(self, data: bytes) -> list[AsciiReport]:
         """Parse every complete line in ``data`` (plus what was left before)."""
@@ -82,4 +86,8 @@ class AsciiParser:
         if match is None:
             self.garbage += 1
             return None
-        return AsciiReport(match.group(3) or "", int(match.group(1)), int(match.group(2)))
+        count_in, count_out = int(match.group(1)), int(match.group(2))
+        if count_in > self.max_count or count_out > self.max_count:
+            self.garbage += 1  # beyond what the counter can hold: a corrupt line, not a count
+            return None
+        return AsciiReport(match.group(3) or "", count_in, count_out)

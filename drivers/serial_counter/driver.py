@@ -3,7 +3,8 @@
 Any pyserial URL works: a device path, a pty, ``socket://host:port``, ``loop://``. An unplugged
 USB adapter is only noticed on read, so every read has a timeout; no byte for
 ``unplug_timeout_s`` (counters report at least every second) or a read error closes the port,
-and it is reopened with jittered backoff until the device is back.
+and it is reopened with jittered backoff until the device is back. A report whose count is
+outside the counter's range (``counter_bits``) is garbage: counted and skipped, never a reading.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import serial
 
 from drivers.base import Backoff, Driver, DriverState
-from drivers.serial_counter.ascii import AsciiParser
+from drivers.serial_counter.ascii import MAX_COUNT, AsciiParser
 from drivers.serial_counter.readings import CounterReading
 from drivers.serial_counter.terabee import TerabeeParser
 
@@ -37,10 +38,14 @@ class SerialCounterDriver(Driver[CounterReading]):
 
     def __init__(self, device_id: str, *, port: str, protocol: str = "ascii", baudrate: int = 115200,
                  read_timeout_s: float = 1.0, unplug_timeout_s: float = 10.0,
-                 backoff: Backoff | None = None) -> None:
+                 counter_bits: int | None = None, backoff: Backoff | None = None) -> None:
         super().__init__(device_id)
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown counter protocol {protocol!r}; use one of {PROTOCOLS}")
+        if counter_bits is not None and not 1 <= counter_bits <= 64:
+            raise ValueError(f"counter_bits must be 1..64, not {counter_bits}")
+        self.counter_bits = counter_bits
+        """Width of the device's counters; None: the protocol's own limit (64 bits ASCII, 16 Terabee)."""
         self.port = port
         self.protocol = protocol
         self.baudrate = baudrate
@@ -87,7 +92,9 @@ class SerialCounterDriver(Driver[CounterReading]):
 
     def _parser(self) -> AsciiParser | TerabeeParser:
         """A fresh parser for the protocol."""
-        return AsciiParser() if self.protocol == "ascii" else TerabeeParser()
+        if self.protocol == "terabee":
+            return TerabeeParser()  # 16-bit fields: a frame cannot carry a count beyond the range
+        return AsciiParser(MAX_COUNT if self.counter_bits is None else (1 << self.counter_bits) - 1)
 
     def _read_forever(self, hand_over: Callable[[list[CounterReading]], None],
                       post: Callable[..., None]) -> None:

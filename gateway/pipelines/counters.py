@@ -2,7 +2,9 @@
 
 Counters lose their counts on power loss and wrap at 2^bits. A count lower than the last one is
 a wrap when the last was in the top quarter of the range and the new one in the bottom quarter;
-otherwise it is a reset, and the new count is what happened since the reset.
+otherwise it is a reset, and the new count is what happened since the reset. A count outside
+0 .. 2^bits - 1 cannot come from the counter: that reading is skipped (counted in
+``out_of_range``), so a delta is never negative.
 """
 
 from __future__ import annotations
@@ -15,11 +17,21 @@ from gateway.events.types.footfall import FootfallData
 from gateway.pipelines import Event
 
 
+def in_range(count: int, bits: int) -> bool:
+    """True when ``count`` fits a ``bits``-wide counter."""
+    return 0 <= count < 1 << bits
+
+
 def counter_delta(previous: int, current: int, bits: int) -> tuple[int, str]:
-    """People counted between two cumulative readings, and how: "step", "wrap" or "reset"."""
+    """People counted between two cumulative readings, and how: "step", "wrap" or "reset".
+
+    Both readings must be within the counter's range (ValueError otherwise), so the delta is never negative.
+    """
+    span = 1 << bits
+    if not (in_range(previous, bits) and in_range(current, bits)):
+        raise ValueError(f"counts {previous} -> {current} are outside a {bits}-bit counter (0..{span - 1})")
     if current >= previous:
         return current - previous, "step"
-    span = 1 << bits
     if previous >= span * 3 // 4 and current < span // 4:
         return span - previous + current, "wrap"
     return current, "reset"
@@ -53,6 +65,8 @@ class FootfallCounter:
         self.people_out = 0
         self.resets = 0
         self.wraps = 0
+        self.out_of_range = 0
+        """Readings skipped because a count was outside the counter's range (garbage, not people)."""
 
     def _boundary(self, t: float) -> float:
         """Start of the aligned interval that contains ``t``."""
@@ -61,11 +75,16 @@ class FootfallCounter:
     def feed(self, sensor_id: str, count_in: int, count_out: int, now: float) -> list[Event]:
         """One cumulative reading; returns events of intervals that ended before it."""
         events = self.tick(now)
+        if not (in_range(count_in, self.counter_bits) and in_range(count_out, self.counter_bits)):
+            self.out_of_range += 1  # a corrupt report: neither a step nor a reset; the baseline stays
+            return events
         if self.start is None:
             self.start = now
         base = self.baseline
-        if base is None or base.sensor_id != sensor_id:
-            self.baseline = Baseline(sensor_id, count_in, count_out)  # a new sensor: nothing to compare yet
+        if (base is None or base.sensor_id != sensor_id or not in_range(base.count_in, self.counter_bits)
+                or not in_range(base.count_out, self.counter_bits)):
+            # a new sensor, or a saved baseline this counter cannot have produced: nothing to compare yet
+            self.baseline = Baseline(sensor_id, count_in, count_out)
             return events
         delta_in, how_in = counter_delta(base.count_in, count_in, self.counter_bits)
         delta_out, how_out = counter_delta(base.count_out, count_out, self.counter_bits)

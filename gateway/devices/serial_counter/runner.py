@@ -51,17 +51,18 @@ def save_baseline(ctx: DeviceContext, baseline: Baseline | None) -> None:
 
 async def run_device(cfg: SerialCounterConfig, ctx: DeviceContext) -> None:
     """Count people at one door until cancelled; the driver survives unplugs by itself."""
+    counter_bits = 16 if cfg.protocol == "terabee" else cfg.counter_bits
     driver = SerialCounterDriver(cfg.id, port=cfg.port, protocol=cfg.protocol, baudrate=cfg.baudrate,
-                                 read_timeout_s=cfg.read_timeout_s, unplug_timeout_s=cfg.unplug_timeout_s)
+                                 read_timeout_s=cfg.read_timeout_s, unplug_timeout_s=cfg.unplug_timeout_s,
+                                 counter_bits=counter_bits)
     driver.stats = ctx.stats
-    counter = FootfallCounter(cfg.door or cfg.id, cfg.interval_s,
-                              16 if cfg.protocol == "terabee" else cfg.counter_bits, load_baseline(ctx))
+    counter = FootfallCounter(cfg.door or cfg.id, cfg.interval_s, counter_bits, load_baseline(ctx))
 
     def on_reading(reading: CounterReading) -> None:
         """Turn one reading into events."""
         events = counter.feed(reading.sensor_id, reading.count_in, reading.count_out, reading.time)
         ctx.emit_all(events)
-        ctx.stats.extra.update(resets=counter.resets, wraps=counter.wraps)
+        ctx.stats.extra.update(resets=counter.resets, wraps=counter.wraps, out_of_range=counter.out_of_range)
 
     async def ticker() -> None:
         """Close intervals and refresh health once a second."""
