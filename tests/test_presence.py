@@ -97,3 +97,25 @@ def test_memory_is_bounded_by_max_tracks() -> None:
         pipeline.feed(Advert(t=float(i), address=f"AA:BB:CC:{i >> 16 & 255:02X}:{i >> 8 & 255:02X}:{i & 255:02X}",
                              rssi=-70), float(i))
     assert len(pipeline.tracks) == 1000 and pipeline.stats.evicted == 4000
+
+
+def test_a_time_far_after_the_last_emits_the_interval_with_data_and_resumes_at_the_new_time() -> None:
+    from gateway.events.envelope import rfc3339
+
+    start = 1_763_800_200.0  # a multiple of 300 s
+    visit = [Advert(t=start + 10 * i, address="AA:BB:CC:DD:EE:01", rssi=-60) for i in range(10)]
+    late = start + 30 * DAY + 17  # one step of a month: 8,640 empty intervals before the fix
+    later = [Advert(t=late, address="AA:BB:CC:DD:EE:02", rssi=-60),
+             Advert(t=late + 400, address="AA:BB:CC:DD:EE:02", rssi=-60)]
+    _, events = run(visit + later, PresenceSettings(min_dwell_s=30, absence_s=60, interval_s=300))
+    visitors = [(e.data.interval_start, e.data.unique_visitors, e.data.completed_visits)
+                for e in events if e.type == "visitors"]
+    assert visitors == [(rfc3339(start), 1, 1), (rfc3339(start + 30 * DAY), 0, 0)]
+    assert [e.data.action for e in events if e.type == "visit"] == ["enter", "exit"]
+
+
+def test_a_visitor_still_present_across_a_gap_is_in_every_interval_of_the_gap() -> None:
+    start = 1_763_800_200.0
+    adverts = [Advert(t=start + t, address="AA:BB:CC:DD:EE:01", rssi=-60) for t in (10, 60, 120, 250, 1000, 1010)]
+    _, events = run(adverts, PresenceSettings(min_dwell_s=30, absence_s=900, interval_s=300))
+    assert [e.data.unique_visitors for e in events if e.type == "visitors"] == [1, 1, 1]

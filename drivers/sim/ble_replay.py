@@ -3,31 +3,72 @@
 `BleakScanner(callback, backend=ReplayScanner, recording=PATH, speed=10.0, loop=True)` feeds the
 adverts of a JSON-lines recording (the format of `storegw ble scan --record`) to the callback
 with their recorded spacing divided by ``speed``; with ``loop`` the recording starts over.
+
+A line whose timestamp is absurd (not finite, too large for a float, before 1970 or from 2100
+on: a broken clock or a corrupt line) is garbage: it is counted and skipped, never replayed,
+since one such time would stretch the replay over centuries. A line that is not an advert record
+at all is an error that names its line number (the file is probably not a recording).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 
 from drivers.ble.adverts import Advert, from_record
 
+MIN_T = 0.0
+MAX_T = 4_102_444_800.0
+"""2100-01-01T00:00:00Z: a recording's timestamps are epoch seconds in [MIN_T, MAX_T)."""
 
-def load_recording(path: str) -> list[Advert]:
-    """Every advert of a recording, in time order; a bad line names its number."""
-    adverts = []
+
+def sane_time(t: float) -> bool:
+    """True when ``t`` is a plausible epoch time for a recorded advert."""
+    return math.isfinite(t) and MIN_T <= t < MAX_T
+
+
+@dataclass
+class Recording:
+    """The adverts of a recording in time order, and the garbage lines skipped."""
+
+    adverts: list[Advert]
+    skipped: int = 0
+    skipped_lines: list[int] = field(default_factory=list)
+    """Line numbers of the first skipped lines (at most ten), for the summary."""
+
+
+def read_recording(path: str) -> Recording:
+    """Every advert of a recording, in time order; absurd timestamps skipped and counted."""
+    recording = Recording([])
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
                 try:
-                    adverts.append(from_record(line))
+                    advert: Advert | None = from_record(line)
+                except OverflowError:
+                    advert = None  # a number beyond a float (t = 1e400 written as an integer): absurd
+                except RecursionError:
+                    raise ValueError(f"{path}:{number}: not an advert record (nested too deeply)") from None
                 except ValueError as exc:
                     raise ValueError(f"{path}:{number}: {exc}") from None
-    adverts.sort(key=lambda a: a.t)
-    return adverts
+                if advert is None or not sane_time(advert.t):
+                    recording.skipped += 1
+                    if len(recording.skipped_lines) < 10:
+                        recording.skipped_lines.append(number)
+                    continue
+                recording.adverts.append(advert)
+    recording.adverts.sort(key=lambda a: a.t)
+    return recording
+
+
+def load_recording(path: str) -> list[Advert]:
+    """Every replayable advert of a recording, in time order; a bad line names its number."""
+    return read_recording(path).adverts
 
 
 class ReplayScanner(BaseBleakScanner):
@@ -36,7 +77,9 @@ class ReplayScanner(BaseBleakScanner):
     def __init__(self, detection_callback: Any, service_uuids: Any, scanning_mode: str = "active", *,
                  recording: str, speed: float = 1.0, loop: bool = False, **kwargs: Any) -> None:
         super().__init__(detection_callback, service_uuids)
-        self.adverts = load_recording(recording)
+        loaded = read_recording(recording)
+        self.adverts = loaded.adverts
+        self.skipped = loaded.skipped
         self.speed = speed
         self.loop = loop
         self._task: asyncio.Task[None] | None = None

@@ -48,16 +48,20 @@ def _settings(config_path: str | None) -> Any:
 
 
 def replay_command(args: argparse.Namespace) -> int:
-    """Replay a recording on its own clock; open visits close at the last timestamp."""
+    """Replay a recording on its own clock; open visits close at the last timestamp.
+
+    Lines with an absurd timestamp are skipped and counted (``garbage_lines`` in the summary).
+    """
     import msgspec
 
-    from drivers.sim.ble_replay import load_recording
+    from drivers.sim.ble_replay import read_recording
     from gateway.pipelines.presence import PresencePipeline, beacon_summary
 
     try:
-        adverts = load_recording(args.file)
+        recording = read_recording(args.file)
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot replay {args.file}: {exc}", 2) from None
+    adverts = recording.adverts
     pipeline = PresencePipeline(_settings(args.config))
     events = []
     for advert in adverts:
@@ -65,7 +69,8 @@ def replay_command(args: argparse.Namespace) -> int:
     if adverts:
         events += pipeline.close_all(adverts[-1].t)
     out = [{"type": e.type, "time": e.time, "data": msgspec.to_builtins(e.data)} for e in events]
-    summary = {"visits": pipeline.completed_visits, "beacons": beacon_summary(pipeline)}
+    summary = {"visits": pipeline.completed_visits, "beacons": beacon_summary(pipeline), "adverts": len(adverts),
+               "garbage_lines": recording.skipped}
     if args.json:
         print(json.dumps({"events": out, "summary": summary}))
         return 0
@@ -73,6 +78,9 @@ def replay_command(args: argparse.Namespace) -> int:
         print(f"{time.strftime('%H:%M:%S', time.gmtime(event['time']))}Z {event['type']:<13} "
               f"{json.dumps(event['data'], separators=(',', ':'))}")
     print(f"\n{len(adverts)} adverts, {summary['visits']} completed visits, {len(summary['beacons'])} beacons")
+    if recording.skipped:
+        lines = ", ".join(map(str, recording.skipped_lines)) + (", ..." if recording.skipped > 10 else "")
+        print(f"{recording.skipped} lines skipped: timestamp not finite or outside 1970..2099 (line {lines})")
     return 0
 
 

@@ -212,14 +212,27 @@ class PresencePipeline:
         return events
 
     def _intervals(self, now: float) -> list[Event]:
-        """`visitors` events for every interval that has ended."""
+        """`visitors` events for the intervals that have ended.
+
+        The running interval is always reported when it ends, even with nobody in it (a zero is
+        information). When one step of the clock passes over further whole intervals (a gap in a
+        recording, a clock jump), those are reported only while they hold data (a visitor still
+        present); the first one without any ends the catch-up, and counting resumes at the
+        interval that contains ``now``. So the work and the events of one call are bounded by the
+        data, never by the length of the gap (a timestamp in 2100 is one event, not 250,000).
+        """
         step = self.settings.interval_s
         if self._interval_start is None:
             self._interval_start = math.floor(now / step) * step
             return []
         events = []
+        first = True
         while now >= self._interval_start + step:
             present = {k for k, t in self.tracks.items() if t.confirmed and t.beacon is None and not t.member_token}
+            if not first and not (present or self._interval_visitors or self._interval_dwells):
+                self._interval_start = math.floor(now / step) * step  # skip the empty stretch at once
+                break
+            first = False
             histogram = {name: 0 for _, name in DWELL_BUCKETS}
             for dwell in self._interval_dwells:
                 histogram[_bucket(dwell)] += 1
