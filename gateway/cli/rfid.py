@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 from collections import defaultdict
 from typing import Any
 
@@ -56,9 +57,13 @@ def summarise(reads: list[Any]) -> tuple[dict[str, Any], dict[str, Any], int]:
 
 async def run_inventory(host: str, port: int, antennas: list[int], duration: float,
                         power_dbm: float | None) -> tuple[list[Any], Any]:
-    """Collect reads for ``duration`` seconds."""
+    """Collect reads for ``duration`` seconds; returns them and the driver (for its stats and diagnosis)."""
     from drivers.base import Backoff
     from drivers.llrp import LLRPDriver
+
+    # one-shot: what went wrong is told once at the end, not as a log line per retry (sllurp's included)
+    logging.getLogger("sllurp").setLevel(logging.CRITICAL)
+    logging.getLogger("storegw.driver.llrp").setLevel(logging.ERROR)
 
     settings: dict[str, Any] = {"antennas": antennas}
     if power_dbm is not None:
@@ -71,7 +76,7 @@ async def run_inventory(host: str, port: int, antennas: list[int], duration: flo
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     driver.shutdown()
-    return reads, driver.stats
+    return reads, driver
 
 
 def inventory_command(args: argparse.Namespace) -> int:
@@ -81,9 +86,14 @@ def inventory_command(args: argparse.Namespace) -> int:
         antennas = [int(a) for a in args.antennas.split(",") if a.strip()]
     except ValueError:
         raise CliError(f"bad --antennas {args.antennas!r}: use numbers like 1,2,3,4", 2) from None
-    reads, stats = asyncio.run(run_inventory(host, port, antennas, args.duration, args.power_dbm))
-    if not reads and stats.last_error:
-        raise CliError(f"no tags read from {host}:{port}: {stats.last_error}", 1)
+    reads, driver = asyncio.run(run_inventory(host, port, antennas, args.duration, args.power_dbm))
+    if not reads:
+        problem = driver.diagnosis()
+        if problem is not None:  # no LLRP inventory ever ran: "0 reads" would be a lie
+            raise CliError(f"{problem}; check --reader HOST:PORT (LLRP listens on 5084) "
+                           "and that the reader is on and not held by another client", 1)
+        if driver.stats.last_error:
+            raise CliError(f"no tags read from {host}:{port}: {driver.stats.last_error}", 1)
     by_gtin, non_gs1, unique = summarise(reads)
     document = {"reader": f"{host}:{port}", "duration_s": float(args.duration), "reads": len(reads),
                 "unique_tags": unique, "by_gtin": by_gtin, "non_gs1": non_gs1}
