@@ -70,3 +70,68 @@ def test_snapshot_of_an_unknown_camera_is_a_clear_error(tmp_path: Path) -> None:
                             cwd=ROOT, timeout=60)
     assert result.returncode == 2 and "no camera 'nope'" in result.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def snapshot_of(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
+    """Run `camera snapshot` on a one-camera config with ``source``."""
+    config = tmp_path / "c.toml"
+    config.write_text(f'''[gateway]
+store_id = "s"
+gateway_id = "g"
+data_dir = "{tmp_path / 'data'}"
+[mqtt]
+url = "mqtt://127.0.0.1:1"
+[[devices]]
+id = "door-cam"
+kind = "camera"
+source = "{source}"
+lines = [{{name = "door", x1 = 320, y1 = 0, x2 = 320, y2 = 480, inside = [600, 240]}}]
+''')
+    return subprocess.run([sys.executable, "-m", "gateway.cli.main", "camera", "snapshot", "door-cam", "-o",
+                           str(tmp_path / "aim.png"), "--config", str(config)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+
+
+@pytest.mark.parametrize("kind", ["missing-file", "not-a-video", "rtsp", "http", "usb-index", "missing-device"])
+def test_snapshot_failure_names_what_is_wrong_with_that_kind_of_source(tmp_path: Path, kind: str) -> None:
+    port = free_port()
+    source, expected = {
+        "missing-file": (str(tmp_path / "door.mp4"), f"the video file {tmp_path / 'door.mp4'} of camera door-cam "
+                                                     "does not exist"),
+        "not-a-video": (str(tmp_path / "notes.txt"), "not a video"),
+        "rtsp": (f"rtsp://admin:s3cr3t@127.0.0.1:{port}/stream1",
+                 f"the stream rtsp://***@127.0.0.1:{port}/stream1 of camera door-cam could not be opened"),
+        "http": (f"http://admin:s3cr3t@127.0.0.1:{port}/video.mjpg?pwd=s3cr3t",
+                 f"the stream http://***@127.0.0.1:{port}/video.mjpg?pwd=*** of camera door-cam could not be opened"),
+        "usb-index": ("9", "the daemon may hold the camera"),
+        "missing-device": ("/dev/video99", "the camera device /dev/video99 of camera door-cam does not exist"),
+    }[kind]
+    (tmp_path / "notes.txt").write_text("not a video\n")
+    result = snapshot_of(tmp_path, source)
+    message = result.stderr.strip()
+    assert result.returncode == 1 and expected in message, message
+    assert "\n" not in message, "one sentence, no OpenCV or FFmpeg chatter"
+    assert "s3cr3t" not in result.stderr + result.stdout
+    assert ("daemon" in message) == (kind == "usb-index"), "only a local camera can be held by the daemon"
+    if kind in ("rtsp", "http"):
+        assert "check the URL, the credentials and the network" in message
+    assert not (tmp_path / "aim.png").exists()
+
+
+def test_safe_source_hides_every_part_of_the_credentials() -> None:
+    from drivers.camera.driver import safe_source, source_kind
+
+    assert safe_source("rtsp://admin:p@ss/w@rd@10.0.0.5:554/s") == "rtsp://***@10.0.0.5:554/s"
+    assert safe_source("http://cam/snap.cgi?user=admin&PWD=x1&size=2") == "http://cam/snap.cgi?user=admin&PWD=***&size=2"
+    assert safe_source("rtsp://10.0.0.5/s") == "rtsp://10.0.0.5/s" and safe_source("door.mp4") == "door.mp4"
+    assert [source_kind(s) for s in ("0", "/dev/video2", "rtsp://h/s", "https://h/v", "door.mp4")] == \
+        ["device", "device", "stream", "stream", "file"]

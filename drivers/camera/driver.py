@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from drivers.base import Backoff, Driver, DriverState
 
@@ -28,6 +29,29 @@ class Frame:
     image: Any
     index: int
     time: float
+
+
+SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|pass|token|key|auth|secret)=)[^&#]*")
+
+
+def safe_source(source: str, mask: str = "***@") -> str:
+    """``source`` fit to print: ``user:password@`` replaced by ``mask``, password-like query values hidden."""
+    if "://" not in source:
+        return source
+    scheme, rest = source.split("://", 1)
+    if "@" in rest:
+        # everything up to the last "@": a password may itself contain "@" or "/" (better hide too much)
+        rest = mask + rest.rpartition("@")[2]
+    return f"{scheme}://" + SECRET_QUERY.sub(r"\1***", rest)
+
+
+def source_kind(source: str) -> Literal["device", "stream", "file"]:
+    """What a camera source is: a local device (USB index or /dev path), a network stream, or a file."""
+    if source.isdigit() or source.startswith("/dev/"):
+        return "device"
+    if "://" in source:
+        return "stream"
+    return "file"
 
 
 def open_capture(source: str, fps: float | None) -> Any:
@@ -180,10 +204,7 @@ class CameraDriver(Driver[Frame]):
 
     def _safe_source(self) -> str:
         """The source without credentials (RTSP URLs often carry user:password@)."""
-        if "@" in self.source and "://" in self.source:
-            scheme, rest = self.source.split("://", 1)
-            return f"{scheme}://{rest.split('@', 1)[1]}"
-        return self.source
+        return safe_source(self.source, mask="")
 
     def _set_state(self, state: DriverState) -> None:
         """Loop-side state change."""
