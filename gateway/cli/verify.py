@@ -6,9 +6,11 @@ import argparse
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from gateway.cli.errors import CliError
+from gateway.consumer import ReplayWait, StreamCheck
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,8 +23,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="how long to listen")
     parser.add_argument("--since", type=int, help="expect every sequence number from this one on")
     parser.add_argument("--replay", action="store_true", help="ask cmd/replay for the gaps found, then listen again")
+    parser.add_argument("--idle-timeout", type=float, default=30.0, metavar="S",
+                        help="after a replay request, keep waiting while replayed events or answers arrive; "
+                             "give up after S seconds without any (default 30)")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(func=verify_command)
+
+
+def wait_for_replay(wait: ReplayWait, check: StreamCheck, lock: threading.Lock, idle_timeout: float,
+                    clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                    poll_s: float = 0.25) -> tuple[list[list[int]], float]:
+    """Wait while the replay makes progress; return (ranges still awaited, seconds waited).
+
+    However long a replay takes, verify waits as long as replayed events or answers keep coming;
+    it gives up only after ``idle_timeout`` seconds with neither.
+    """
+    started = last_progress = clock()
+    marker: tuple[int, int] | None = None
+    while True:
+        with lock:
+            waiting, progress = wait.status(check.sequences)
+        now = clock()
+        if not waiting:
+            return [], now - started
+        if progress != marker:
+            marker, last_progress = progress, now
+        elif now - last_progress >= idle_timeout:
+            return waiting, now - started
+        sleep(poll_s)
 
 
 def verify_command(args: argparse.Namespace) -> int:
@@ -30,14 +58,16 @@ def verify_command(args: argparse.Namespace) -> int:
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from gateway.consumer import StreamCheck
     from gateway.mqtt.link import parse_url
 
+    if args.idle_timeout <= 0:
+        raise CliError(f"bad --idle-timeout {args.idle_timeout:g}: give a number of seconds above 0", 2)
     host, port, tls = parse_url(args.broker)
     base = f"{args.prefix.rstrip('/')}/{args.store}/{args.gateway}"
     check = StreamCheck()
     lock = threading.Lock()
     answers: list[dict[str, Any]] = []
+    wait = ReplayWait()
 
     def on_message(client: Any, userdata: Any, message: Any) -> None:
         """Sort events from command answers (paho's thread)."""
@@ -48,6 +78,8 @@ def verify_command(args: argparse.Namespace) -> int:
         with lock:
             if "/cmd-res/" in message.topic:
                 answers.append(payload)
+                if message.topic.endswith("/cmd-res/replay"):
+                    wait.answer(payload)
             elif isinstance(payload, dict) and "sequence" in payload:
                 check.add(payload)
 
@@ -64,15 +96,19 @@ def verify_command(args: argparse.Namespace) -> int:
     client.loop_start()
     time.sleep(args.seconds)
     replayed: list[list[int]] = []
+    outstanding: list[list[int]] = []
+    waited = 0.0
     if args.replay:
         with lock:
             gaps = check.gaps(args.since)
+            for first, last in gaps:
+                wait.ask(f"verify-{first}", first, last)
         for first, last in gaps:
             client.publish(f"{base}/cmd/replay", json.dumps({"from_seq": first, "to_seq": last,
                                                               "request_id": f"verify-{first}"}), qos=1)
             replayed.append([first, last])
         if gaps:
-            time.sleep(min(args.seconds, 10.0))
+            outstanding, waited = wait_for_replay(wait, check, lock, args.idle_timeout)
     client.disconnect()
     client.loop_stop()
     with lock:
@@ -82,11 +118,16 @@ def verify_command(args: argparse.Namespace) -> int:
                   "first_seq": min(check.sequences) if check.sequences else None,
                   "last_seq": max(check.sequences) if check.sequences else None,
                   "gaps": gaps, "replay_requested": replayed,
-                  "replay_answers": [{k: a.get(k) for k in ("ok", "replayed", "missing", "error")} for a in answers]}
+                  "replay_answers": [{k: a.get(k) for k in ("ok", "replayed", "missing", "error")}
+                                     for a in answers if isinstance(a, dict)],
+                  "replay_waited_s": round(waited, 1), "replay_outstanding": outstanding}
     if args.json:
         print(json.dumps(result))
     else:
         print(f"{base}: {result['events']} events ({result['duplicates']} duplicates), sequence "
               f"{result['first_seq']}..{result['last_seq']}, boots {result['boots']}")
         print("gaps: " + (", ".join(f"{a}-{b}" for a, b in gaps) if gaps else "none"))
+        if outstanding:
+            print(f"replay: gave up after {args.idle_timeout:g} s without a replayed event or an answer "
+                  f"(waited {waited:.0f} s in all); still missing: " + ", ".join(f"{a}-{b}" for a, b in outstanding))
     return 1 if gaps or not check.events else 0
