@@ -11,21 +11,26 @@ python=${STOREGW_PYTHON:-python3}
 rm -rf .venv-upgrade
 "$python" -m venv .venv-upgrade
 .venv-upgrade/bin/python -m pip install -q --disable-pip-version-check --upgrade pip setuptools
-.venv-upgrade/bin/python -m pip install -q --disable-pip-version-check --upgrade --upgrade-strategy eager -e '.[test]'
+PYTHONWARNINGS="ignore:Editable installation" .venv-upgrade/bin/python -m pip install -q --disable-pip-version-check \
+  --upgrade --upgrade-strategy eager -e '.[test]'
 echo "versions that differ from the lock (requirements/test.txt):"
 .venv-upgrade/bin/python - <<'PY'
-import re, sys
+import sys
 from importlib import metadata
-locked = dict(re.findall(r"^([A-Za-z0-9._-]+)==(\S+)", open("requirements/test.txt").read(), re.M))
+from packaging.markers import Marker
+sys.path.insert(0, "scripts")
+from bundle import read_locked
 changed = 0
-for name, version in sorted(locked.items()):
+for entry in read_locked(__import__("pathlib").Path("requirements/test.txt")):
+    if entry.marker and not Marker(entry.marker).evaluate():
+        continue  # locked for another Python or machine
     try:
-        now = metadata.version(name)
+        now = metadata.version(entry.name)
     except metadata.PackageNotFoundError:
         continue
-    if now != version:
+    if now != entry.version:
         changed += 1
-        print(f"  {name}: {version} -> {now}")
+        print(f"  {entry.name}: {entry.version} -> {now}")
 print(f"  ({changed} changed)" if changed else "  none: the lock is already the newest")
 PY
 if command -v npm >/dev/null 2>&1 && [ -f tools/asyncapi/package-lock.json ]; then
