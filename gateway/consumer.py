@@ -6,8 +6,42 @@ written to be read as the reference for consumers.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
+
+SEQUENCE_GAP_TYPE = "storegw.sequence-gap.v1"
+"""The gateway's durable notice that a range of numbers will never be published."""
+MAX_REPLAY_SPAN = 100_000
+"""The most numbers one `cmd/replay` request may ask for; larger gaps are asked in parts."""
+
+
+def subtract(spans: list[list[int]], removed: list[list[int]]) -> list[list[int]]:
+    """``spans`` (sorted, disjoint [first, last]) without every number in ``removed``."""
+    out: list[list[int]] = []
+    cuts = sorted(removed)
+    for first, last in spans:
+        pieces = [[first, last]]
+        for low, high in cuts:
+            if high < first or low > last:
+                continue
+            next_pieces = []
+            for a, b in pieces:
+                if high < a or low > b:
+                    next_pieces.append([a, b])
+                    continue
+                if a < low:
+                    next_pieces.append([a, low - 1])
+                if high < b:
+                    next_pieces.append([high + 1, b])
+            pieces = next_pieces
+        out.extend(pieces)
+    return out
+
+
+def split_span(first: int, last: int, most: int = MAX_REPLAY_SPAN) -> list[list[int]]:
+    """[first, last] cut into requests of at most ``most`` numbers."""
+    return [[low, min(last, low + most - 1)] for low in range(first, last + 1, most)]
 
 
 def ranges(numbers: list[int]) -> list[list[int]]:
@@ -31,6 +65,8 @@ class StreamCheck:
     duplicates: int = 0
     boots: set[int] = field(default_factory=set)
     types: dict[str, int] = field(default_factory=dict)
+    never_issued: list[list[int]] = field(default_factory=list)
+    """Ranges the gateway declared it will never publish (its `sequence-gap` events): not gaps."""
 
     def add(self, event: dict[str, Any]) -> bool:
         """Take one event; False when it is a duplicate (same id seen before)."""
@@ -43,15 +79,28 @@ class StreamCheck:
         self.boots.add(int(event["gwboot"]))
         name = str(event["type"]).removeprefix("storegw.").removesuffix(".v1")
         self.types[name] = self.types.get(name, 0) + 1
+        if event["type"] == SEQUENCE_GAP_TYPE:
+            data = event.get("data") or {}
+            self.never_issued.append([int(data["from_seq"]), int(data["to_seq"])])
         return True
 
     def gaps(self, since: int | None = None) -> list[list[int]]:
-        """Missing sequence numbers between the lowest (or ``since``) and the highest seen."""
+        """Missing sequence numbers between the lowest (or ``since``) and the highest seen, less those never issued.
+
+        Worked out from the holes between the numbers seen, so a jump of 10^12 (the gateway's
+        clock floor after it lost its files) costs nothing.
+        """
         if not self.sequences:
             return []
-        low = min(self.sequences) if since is None else since
-        missing = [n for n in range(low, max(self.sequences) + 1) if n not in self.sequences]
-        return ranges(missing)
+        ordered = sorted(self.sequences)
+        holes: list[list[int]] = []
+        low = ordered[0] if since is None else since
+        if low < ordered[0]:
+            holes.append([low, ordered[0] - 1])
+        for before, after in itertools.pairwise(ordered):
+            if after - before > 1 and after - 1 >= low:
+                holes.append([max(before + 1, low), after - 1])
+        return subtract(holes, self.never_issued)
 
 
 @dataclass
@@ -91,14 +140,33 @@ class ReplayWait:
         for answer in self.answers.get(request_id, []):
             if answer.get("ok") is False:
                 return None
-            missing = answer.get("missing")
-            for span in missing if isinstance(missing, list) else []:
-                try:
-                    low, high = max(first, int(span[0])), min(last, int(span[1]))
-                except (TypeError, ValueError, IndexError, KeyError):
-                    continue
-                numbers.update(range(low, high + 1))  # clipped to the request: an answer cannot make us allocate
+            for key in ("missing", "pruned", "never_issued"):
+                for low, high in self.spans_in(answer, key, first, last):
+                    numbers.update(range(low, high + 1))  # clipped to the request: an answer cannot make us allocate
         return numbers
+
+    @staticmethod
+    def spans_in(answer: dict[str, Any], key: str, first: int, last: int) -> list[tuple[int, int]]:
+        """The [low, high] ranges an answer lists under ``key``, clipped to [first, last]; junk is skipped."""
+        spans = answer.get(key)
+        out = []
+        for span in spans if isinstance(spans, list) else []:
+            try:
+                low, high = max(first, int(span[0])), min(last, int(span[1]))
+            except (TypeError, ValueError, IndexError, KeyError, OverflowError):
+                continue
+            if low <= high:
+                out.append((low, high))
+        return out
+
+    def declared(self, key: str) -> list[list[int]]:
+        """Every range the answers listed under ``key`` ("pruned": lost; "never_issued": not a loss)."""
+        found = []
+        for request_id, answers in self.answers.items():
+            first, last = self.requested[request_id]
+            for answer in answers:
+                found += [[low, high] for low, high in self.spans_in(answer, key, first, last)]
+        return sorted(found)
 
     def status(self, received: set[int]) -> tuple[list[list[int]], tuple[int, int]]:
         """(ranges still awaited, a progress marker that changes whenever the replay moves on)."""

@@ -210,3 +210,35 @@ def test_verify_gives_up_on_a_silent_gateway_and_names_the_missing_numbers(mosqu
     assert result.returncode == 1
     assert "replay: gave up after 1 s without a replayed event or an answer" in result.stdout, result.stdout
     assert "still missing: 1-" in result.stdout
+
+
+def test_gaps_come_from_holes_and_leave_out_what_the_gateway_never_issued() -> None:
+    """A clock-floor jump of 10^12 declared by a sequence-gap event is no gap, and costs nothing to compute."""
+    check = StreamCheck()
+    jump = 1_200_000_000_000
+    for n in (1, 2, 4):
+        check.add({"id": f"a{n}", "sequence": f"{n:020d}", "gwboot": 1, "type": "storegw.footfall.v1"})
+    check.add({"id": "g", "sequence": f"{jump + 1:020d}", "gwboot": 2, "type": "storegw.sequence-gap.v1",
+               "data": {"from_seq": 5, "to_seq": jump, "reason": "clock-floor"}})
+    check.add({"id": "b", "sequence": f"{jump + 3:020d}", "gwboot": 2, "type": "storegw.footfall.v1"})
+    assert check.gaps() == [[3, 3], [jump + 2, jump + 2]]
+    assert check.never_issued == [[5, jump]]
+
+
+def test_large_gaps_are_asked_in_parts_the_gateway_accepts_within_a_budget() -> None:
+    """250,000 missing numbers are three requests of at most 100,000; the budget caps the total."""
+    from gateway.cli.verify import replay_requests
+
+    assert replay_requests([[1, 250_000]], 1_000_000) == [[1, 100_000], [100_001, 200_000], [200_001, 250_000]]
+    assert replay_requests([[1, 10], [20, 300_000]], 150_000) == [[1, 10], [20, 100_019], [100_020, 150_009]]
+
+
+def test_replay_answers_separate_pruned_from_never_issued() -> None:
+    """Numbers an answer lists as pruned or never issued are not waited for; each list is kept apart."""
+    wait = ReplayWait()
+    wait.ask("r", 10, 30)
+    wait.answer({"request_id": "r", "ok": True, "replayed": 5, "pruned": [[10, 14]], "never_issued": [[20, 30]],
+                 "missing": [[10, 14], [20, 30]]})
+    outstanding, _ = wait.status(received=set(range(15, 19)))
+    assert outstanding == [[19, 19]]
+    assert wait.declared("pruned") == [[10, 14]] and wait.declared("never_issued") == [[20, 30]]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.cli.errors import CliError
-from gateway.consumer import ReplayWait, StreamCheck
+from gateway.consumer import ReplayWait, StreamCheck, split_span, subtract
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="how long to listen")
     parser.add_argument("--since", type=int, help="expect every sequence number from this one on")
     parser.add_argument("--replay", action="store_true", help="ask cmd/replay for the gaps found, then listen again")
+    parser.add_argument("--max-replay", type=int, default=1_000_000, metavar="N",
+                        help="ask for at most N missing numbers in all (in requests of at most 100,000)")
     parser.add_argument("--idle-timeout", type=float, default=30.0, metavar="S",
                         help="after a replay request, keep waiting while replayed events or answers arrive; "
                              "give up after S seconds without any (default 30)")
@@ -100,25 +102,27 @@ def verify_command(args: argparse.Namespace) -> int:
     waited = 0.0
     if args.replay:
         with lock:
-            gaps = check.gaps(args.since)
-            for first, last in gaps:
+            requests = replay_requests(check.gaps(args.since), args.max_replay)
+            for first, last in requests:
                 wait.ask(f"verify-{first}", first, last)
-        for first, last in gaps:
+        for first, last in requests:
             client.publish(f"{base}/cmd/replay", json.dumps({"from_seq": first, "to_seq": last,
                                                               "request_id": f"verify-{first}"}), qos=1)
             replayed.append([first, last])
-        if gaps:
+        if requests:
             outstanding, waited = wait_for_replay(wait, check, lock, args.idle_timeout)
     client.disconnect()
     client.loop_stop()
     with lock:
-        gaps = check.gaps(args.since)
+        gaps = subtract(check.gaps(args.since), wait.declared("never_issued"))
+        lost = wait.declared("pruned")
         result = {"gateway": base, "events": check.events, "unique": len(check.seen_ids),
                   "duplicates": check.duplicates, "boots": sorted(check.boots), "types": check.types,
                   "first_seq": min(check.sequences) if check.sequences else None,
                   "last_seq": max(check.sequences) if check.sequences else None,
-                  "gaps": gaps, "replay_requested": replayed,
-                  "replay_answers": [{k: a.get(k) for k in ("ok", "replayed", "missing", "error")}
+                  "gaps": gaps, "never_issued": sorted(check.never_issued + wait.declared("never_issued")),
+                  "lost": lost, "replay_requested": replayed,
+                  "replay_answers": [{k: a.get(k) for k in ("ok", "replayed", "pruned", "never_issued", "error")}
                                      for a in answers if isinstance(a, dict)],
                   "replay_waited_s": round(waited, 1), "replay_outstanding": outstanding}
     if args.json:
@@ -127,7 +131,26 @@ def verify_command(args: argparse.Namespace) -> int:
         print(f"{base}: {result['events']} events ({result['duplicates']} duplicates), sequence "
               f"{result['first_seq']}..{result['last_seq']}, boots {result['boots']}")
         print("gaps: " + (", ".join(f"{a}-{b}" for a, b in gaps) if gaps else "none"))
+        if result["never_issued"]:
+            print("never issued (the gateway says so; not a loss): "
+                  + ", ".join(f"{a}-{b}" for a, b in result["never_issued"]))
+        if lost:
+            print("lost (pruned from the gateway's outbox before they were delivered): "
+                  + ", ".join(f"{a}-{b}" for a, b in lost))
         if outstanding:
             print(f"replay: gave up after {args.idle_timeout:g} s without a replayed event or an answer "
                   f"(waited {waited:.0f} s in all); still missing: " + ", ".join(f"{a}-{b}" for a, b in outstanding))
     return 1 if gaps or not check.events else 0
+
+
+def replay_requests(gaps: list[list[int]], most: int) -> list[list[int]]:
+    """The gaps as `cmd/replay` requests the gateway accepts (≤ MAX_REPLAY_SPAN each), at most ``most`` numbers."""
+    requests: list[list[int]] = []
+    budget = most
+    for first, last in gaps:
+        if budget <= 0:
+            break
+        last = min(last, first + budget - 1)
+        requests += split_span(first, last)
+        budget -= last - first + 1
+    return requests
