@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.config import Config
+from gateway.config.redact import redact_url
 from gateway.devices.extras import missing_extra_sentence
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -35,7 +36,7 @@ def check_disk(config: Config) -> Check:
     """data_dir exists, is writable and has room for the outbox quota."""
     path = config.gateway.data_dir
     try:
-        os.makedirs(path, exist_ok=True)
+        os.makedirs(path, mode=0o750, exist_ok=True)
     except OSError as exc:
         return Check("disk", FAIL, f"cannot create {path} ({exc.strerror}); create it and give it to the storegw user")
     if not os.access(path, os.W_OK):
@@ -191,7 +192,7 @@ def _camera_check(name: str, device: Any) -> Check:
     source = str(device.source)
     if "://" not in source and not source.isdigit() and not os.path.exists(source):
         return Check(name, FAIL, f"video file {source} not found")
-    return Check(name, OK, f"models verified; source {source if '://' not in source else source.split('@')[-1]}")
+    return Check(name, OK, f"models verified; source {redact_url(source)}")
 
 
 def run_checks(config: Config, config_path: str) -> Iterator[Check]:
@@ -208,6 +209,6 @@ def print_checks(checks: Iterator[Check], out: Callable[[str], None]) -> int:
     """Print each check as it completes; exit 1 if any failed."""
     failed = 0
     for check in checks:
-        out(check.line())
+        out(redact_url(check.line()))  # a device's error may quote a URL with its password
         failed += check.status == FAIL
     return 1 if failed else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +132,70 @@ def test_toml_writer_round_trips_through_the_validator() -> None:
     text = dumps(data)
     assert tomllib.loads(text) == data
     assert [d.id for d in parse_config(text).devices] == ["d", "e"]
+
+
+BASE = '[gateway]\nstore_id="a"\ngateway_id="b"\ndata_dir="{data}"\n[mqtt]\nurl="mqtt://h"\n'
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("[" * 5000 + "1" + "]" * 5000, "nested too deeply"),  # RecursionError inside tomllib
+    ("1" * 5000, "4300 digits"),  # ValueError inside tomllib
+])
+def test_what_the_toml_parser_raises_is_a_problem_not_a_traceback(value: str, says: str) -> None:
+    problems = problems_of(BASE.format(data="/tmp/x") + f"a = {value}\n")
+    assert len(problems) == 1 and problems[0].startswith("store.toml:1: (syntax): ") and says in problems[0]
+
+
+def test_a_config_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_bytes(BASE.format(data=tmp_path).encode() + b"# caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(config))
+    assert str(info.value) == f"{config}:7: (file): not UTF-8 text: save the config as UTF-8"
+
+
+def test_secret_files_must_be_utf8_plain_files_and_are_never_shown(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_bytes(b"\xffhunter2")
+    (tmp_path / "member.key").mkdir()
+    os.mkfifo(tmp_path / "fifo")  # reading it would block the start for ever
+    text = (BASE.format(data=tmp_path / "data") + f'username="u"\npassword_file="{tmp_path / "pw"}"\n'
+            f'key_password_file="{tmp_path / "fifo"}"\n'
+            '[[devices]]\nid="ble"\nkind="ble"\nmember_visits=true\n'
+            'member_app_uuids=["01234567-89ab-cdef-0123-456789abcdef"]\nmember_key_file="member.key"\n')
+    problems = problems_of_file(tmp_path, text)
+    assert any(p.startswith(f"{tmp_path}/c.toml:8: mqtt.password_file: ") and "not UTF-8" in p for p in problems)
+    assert any(":9: mqtt.key_password_file: " in p and "not a regular file" in p for p in problems)
+    assert any(":15: devices[0].member_key_file: " in p and "is a directory" in p for p in problems)
+    assert all("hunter2" not in p for p in problems)
+
+
+def test_socket_and_data_dir_paths_are_checked(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    long_dir = tmp_path / ("d" * 110)
+    problems = problems_of_file(tmp_path, BASE.format(data=long_dir))
+    assert problems == [f"{tmp_path}/c.toml:4: gateway.data_dir: the status socket path "
+                        f"'{long_dir}/storegw.sock' is {len(str(long_dir)) + 13} bytes, and a Unix socket path can "
+                        "have at most 107: set [diag] socket to a shorter path (or use a shorter data_dir)"]
+    problems = problems_of_file(tmp_path, BASE.format(data=tmp_path / "file" / "data"))
+    assert len(problems) == 1 and "gateway.data_dir: " in problems[0] and "is not a directory" in problems[0]
+
+
+def problems_of_file(folder: Path, text: str) -> list[str]:
+    """Every problem `config check` finds in ``text`` saved as folder/c.toml."""
+    config = folder / "c.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(str(config))
+    return [str(p) for p in info.value.problems]
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("mqtt://h:99999", "Port out of range"),  # a ValueError at start before
+    ("mqtt://[::1", "Invalid IPv6 URL"),
+    ("mqtt://:1883", "names no host"),
+    ("mqtt://user:pw@h", "set username and password_file"),
+])
+def test_broker_urls_that_cannot_be_used_are_problems(url: str, says: str) -> None:
+    problems = problems_of(BASE.format(data="/tmp/x").replace('url="mqtt://h"', f'url="{url}"'))
+    assert len(problems) == 1 and problems[0].startswith("store.toml:6: mqtt.url: ") and says in problems[0]
+    assert "pw" not in problems[0]

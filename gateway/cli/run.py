@@ -6,9 +6,13 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 import threading
 
-from gateway.cli.common import DEFAULT_CONFIG, load_or_exit
+from gateway.cli.common import DEFAULT_CONFIG
+from gateway.cli.errors import CliError
+from gateway.config import Config, ConfigError, load_config
+from gateway.config.files import restrict_umask
 from gateway.logsetup import setup_logging
 
 EXIT_GRACE_S = 3.0
@@ -38,11 +42,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def load_for_daemon(path: str) -> Config:
+    """Load the config with the daemon's own checks (data_dir writable) or raise a CliError (exit 2)."""
+    try:
+        return load_config(path, for_daemon=True)
+    except ConfigError as exc:
+        for problem in exc.problems[:-1]:
+            print(problem, file=sys.stderr)
+        raise CliError(f"{exc.problems[-1]} (fix the config; `storegw config check {path}` lists all problems)",
+                       2) from None
+
+
 def run(args: argparse.Namespace) -> int:
-    """Load the config and run the gateway until signalled."""
-    config = load_or_exit(args.config)
+    """Load the config and run the gateway until signalled; any error at start is one sentence and an exit."""
+    restrict_umask()  # before anything is created: data_dir files are never world-readable
+    config = load_for_daemon(args.config)
     setup_logging(config.gateway.log_level)
-    from gateway.app import Gateway
+    from gateway.app import Gateway, StartError
 
     async def main() -> int:
         """Run the gateway until it is signalled to stop."""
@@ -53,4 +69,13 @@ def run(args: argparse.Namespace) -> int:
         exit_guard(code)
         return code
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except StartError as exc:
+        exit_guard(1)  # start undid what it began; this only guards against a thread left behind
+        raise CliError(str(exc), 1) from None
+    except Exception as exc:  # a bug: keep its traceback in the log, but never hang on the way out
+        logging.getLogger("storegw").critical("the daemon stopped on an unexpected error", exc_info=True)
+        exit_guard(1)
+        raise CliError(f"the daemon stopped on an unexpected error ({type(exc).__name__}); "
+                       "see the log above and report it", 1) from None

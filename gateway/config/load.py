@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
+from gateway.config.files import (
+    data_dir_problem,
+    key_pair_problem,
+    pem_file_problem,
+    secret_file_problem,
+    socket_path_problem,
+    url_problem,
+)
 from gateway.config.locate import Path, key_lines, line_of
 from gateway.config.model import (
     Config,
@@ -92,18 +102,46 @@ def _convert(value: Any, typ: Any, base: Path, file: str, lines: dict[Path, int]
         return None
 
 
-def _check_files(config: Config, file: str, lines: dict[Path, int], problems: list[Problem]) -> None:
-    """Files named by the config must exist and be readable (their contents are never shown)."""
-    base_dir = os.path.dirname(os.path.abspath(file))
+def _check_files(config: Config, file: str, lines: dict[Path, int], problems: list[Problem],
+                 for_daemon: bool = False) -> None:
+    """Files and paths named by the config must be usable (secret contents are read, never shown).
+
+    ``for_daemon``: also that data_dir is writable by this process (only the daemon's user matters).
+    """
+
+    def report(path: Path, message: str | None) -> bool:
+        """Record a problem at ``path`` if there is one; True if there was."""
+        if message:
+            problems.append(Problem(file, line_of(lines, path), _dotted(path), message))
+        return bool(message)
+
+    bad_tls = False
     for key in _READABLE_FILES:
         value = getattr(config.mqtt, key)
-        if not value:
-            continue
-        full = value if os.path.isabs(value) else os.path.join(base_dir, value)
-        if not os.access(full, os.R_OK):
-            path = ("mqtt", key)
-            problems.append(Problem(file, line_of(lines, path), _dotted(path),
-                                    f"cannot read {full!r}: check the path and its permissions"))
+        if value:
+            full = resolve_path(file, value)
+            check = secret_file_problem(full) if key in _SECRET_FILES else pem_file_problem(full, key)
+            bad = report(("mqtt", key), check)
+            bad_tls = bad_tls or (bad and key in ("cert_file", "key_file", "key_password_file"))
+    m = config.mqtt
+    if m.cert_file and m.key_file and not bad_tls:
+        try:
+            password = read_secret(file, m.key_password_file) if m.key_password_file else None
+        except OSError as exc:  # changed since it was checked just above
+            report(("mqtt", "key_password_file"), f"cannot read {exc.filename!r} ({exc.strerror})")
+        else:
+            report(("mqtt", "key_file"), key_pair_problem(resolve_path(file, m.cert_file),
+                                                          resolve_path(file, m.key_file), password))
+    for index, device in enumerate(config.devices):
+        key_file = getattr(device, "member_key_file", "")
+        if key_file and device.enabled and getattr(device, "member_visits", False):
+            report(("devices", index, "member_key_file"), secret_file_problem(resolve_path(file, key_file)))
+    data_dir = config.gateway.data_dir
+    report(("gateway", "data_dir"), data_dir_problem(data_dir, writable=for_daemon))
+    socket = config.diag.socket or os.path.join(data_dir, "storegw.sock")
+    report(("diag", "socket") if config.diag.socket else ("gateway", "data_dir"),
+           socket_path_problem(socket, data_dir))
+    report(("mqtt", "url"), url_problem(config.mqtt.url))
     if config.mqtt.url.startswith("mqtt://") and (config.mqtt.cert_file or config.mqtt.ca_file):
         path = ("mqtt", "url")
         problems.append(Problem(file, line_of(lines, path), "mqtt.url",
@@ -118,19 +156,30 @@ def _check_files(config: Config, file: str, lines: dict[Path, int], problems: li
                                 "a username needs password_file (passwords are never written in the config)"))
 
 
-def parse_config(source: str, file: str = "<config>", check_extras: bool = False) -> Config:
-    """Validate TOML ``source``; raise ConfigError listing every problem found.
-
-    With ``check_extras``, an enabled device whose kind needs an extra that is not installed is
-    a problem too (`config check` asks this; the daemon runs the other devices instead).
-    """
+def _read_toml(source: str, file: str) -> dict[str, Any]:
+    """Parse TOML; anything the parser raises becomes a ConfigError (never a traceback)."""
     try:
-        raw = tomllib.loads(source)
+        return tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         line = int(found.group(1)) if found else 1
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc)) or "invalid TOML"
-        raise ConfigError([Problem(file, line, "(syntax)", message)]) from None
+    except RecursionError:
+        line, message = 1, "arrays or inline tables nested too deeply to read: flatten them"
+    except (ValueError, MemoryError) as exc:  # e.g. an integer of more than 4300 digits
+        line, message = 1, f"a value cannot be read ({str(exc).split(';')[0] or type(exc).__name__}): fix it"
+    raise ConfigError([Problem(file, line, "(syntax)", message)]) from None
+
+
+def parse_config(source: str, file: str = "<config>", check_extras: bool = False,
+                 for_daemon: bool = False) -> Config:
+    """Validate TOML ``source``; raise ConfigError listing every problem found.
+
+    With ``check_extras``, an enabled device whose kind needs an extra that is not installed is
+    a problem too (`config check` asks this; the daemon runs the other devices instead).
+    With ``for_daemon``, data_dir must also be writable by this process (see _check_files).
+    """
+    raw = _read_toml(source, file)
     lines = key_lines(source)
     problems: list[Problem] = []
     sections: dict[str, Any] = {}
@@ -176,22 +225,29 @@ def parse_config(source: str, file: str = "<config>", check_extras: bool = False
     config = Config(gateway=sections["gateway"], mqtt=sections["mqtt"],
                     outbox=sections.get("outbox") or OutboxSection(),
                     diag=sections.get("diag") or DiagSection(), devices=devices)
-    _check_files(config, file, lines, problems)
+    _check_files(config, file, lines, problems, for_daemon)
     if problems:
         raise ConfigError(problems)
     return config
 
 
-def load_config(file: str, check_extras: bool = False) -> Config:
-    """Read and validate the config file at ``file`` (``check_extras``: see parse_config)."""
+def load_config(file: str, check_extras: bool = False, for_daemon: bool = False) -> Config:
+    """Read and validate the config file at ``file`` (``check_extras``, ``for_daemon``: see parse_config)."""
     try:
-        with open(file, encoding="utf-8") as handle:
-            source = handle.read()
+        if not stat.S_ISREG(os.stat(file).st_mode):
+            what = "a directory" if os.path.isdir(file) else "not a regular file"
+            raise ConfigError([Problem(file, 0, "(file)", f"is {what}, not a config file: name the TOML file")])
+        with open(file, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
-        raise ConfigError([Problem(file, 0, "(file)", f"cannot read the config: {exc.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([Problem(file, 0, "(file)", "not UTF-8 text")]) from None
-    return parse_config(source, file, check_extras)
+        raise ConfigError([Problem(file, 0, "(file)", f"cannot read the config ({exc.strerror}): "
+                                   "check the path and its permissions")]) from None
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError([Problem(file, line, "(file)", "not UTF-8 text: save the config as UTF-8")]) from None
+    return parse_config(source, file, check_extras, for_daemon)
 
 
 def resolve_path(config_file: str, value: str) -> str:
@@ -202,6 +258,15 @@ def resolve_path(config_file: str, value: str) -> str:
 
 
 def read_secret(config_file: str, value: str) -> str:
-    """Read a secret file named in the config; strips one trailing newline. Never logged."""
-    with open(resolve_path(config_file, value), encoding="utf-8") as handle:
-        return handle.read().rstrip("\r\n")
+    """Read a secret file named in the config; strips one trailing newline. Never logged.
+
+    Every failure is an OSError naming the file (text that is not UTF-8 too: EILSEQ), so callers
+    need one ``except OSError`` and never show the content.
+    """
+    full = resolve_path(config_file, value)
+    with open(full, "rb") as handle:
+        data = handle.read()
+    try:
+        return data.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise OSError(errno.EILSEQ, "not UTF-8 text; write the secret in it as UTF-8", full) from None

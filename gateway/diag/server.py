@@ -17,6 +17,7 @@ import msgspec
 
 from gateway import __version__
 from gateway.buildinfo import commit
+from gateway.config.redact import redact_tree
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -90,7 +91,7 @@ class DiagServer:
         health["outbox"]["queued_in_ram"] = self.gateway.outbox.queued
         publisher = self.gateway.publisher
         health["mqtt"]["acked"] = publisher.acked if publisher else 0
-        return health
+        return redact_tree(health)  # device errors can quote a camera URL with its password
 
     async def _tail(self, request: dict[str, Any], reader: asyncio.StreamReader,
                     writer: asyncio.StreamWriter) -> None:
