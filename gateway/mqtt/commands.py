@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from gateway.config.redact import redacted_config
 from gateway.mqtt.link import response_properties
+from gateway.mqtt.replay import RangeSet, ReplayBusy, ReplayFailed, ReplayRequest, split_missing
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -17,31 +20,99 @@ if TYPE_CHECKING:
 log = logging.getLogger("storegw.cmd")
 
 MAX_REPLAY = 100_000
+"""Most sequence numbers one cmd/replay may span (the replay itself is paged, this bounds one answer)."""
+SEQ_MAX = 2**63 - 1
+"""The largest sequence number the outbox can issue (SQLite's INTEGER PRIMARY KEY)."""
+MAX_REQUEST_BYTES = 64 * 1024
+MAX_COMMANDS_WAITING = 1000
+"""Commands being run or whose answer waits for the broker; more are refused with a 'busy' answer."""
 SECRET_KEYS = ("password_file", "key_password_file")
+
+
+class CommandError(Exception):
+    """A request that cannot be run; the message is the answer's error sentence."""
+
+
+def parse_request(payload: bytes) -> dict[str, Any]:
+    """The JSON object of a command, or CommandError saying in a sentence what is wrong with it."""
+    if len(payload) > MAX_REQUEST_BYTES:
+        raise CommandError(f"the request is {len(payload):,} bytes; at most {MAX_REQUEST_BYTES:,} are accepted")
+    try:
+        request = json.loads(payload or b"{}")
+    except RecursionError:
+        raise CommandError("invalid JSON: nested too deeply; a command is a flat JSON object "
+                           'such as {"from_seq": 10, "to_seq": 20}') from None
+    except ValueError as exc:
+        if "integer string conversion" in str(exc):
+            raise CommandError("invalid JSON: a number in the request has thousands of digits; "
+                               f"sequence numbers are at most {SEQ_MAX}") from None
+        raise CommandError(f"invalid JSON: {exc}") from None
+    if not isinstance(request, dict):
+        raise CommandError("the payload must be a JSON object")
+    return request
+
+
+def sequence_number(request: dict[str, Any], key: str) -> int:
+    """``request[key]`` as a sequence number (an integer, or its zero-padded decimal string)."""
+    value = request.get(key)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+        value = int(value)
+    if value is None:
+        raise CommandError(f'replay needs {key}: give from_seq and to_seq, e.g. {{"from_seq": 10, "to_seq": 20}}')
+    if isinstance(value, bool) or not isinstance(value, int):
+        shown = "a JSON array or object" if isinstance(value, list | dict) else json.dumps(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise CommandError(f"{key} must be a whole sequence number between 1 and {SEQ_MAX}, not {shown}")
+    if value < 1:
+        raise CommandError(f"{key} must be a sequence number between 1 and {SEQ_MAX}, not {value}: "
+                           "sequence numbers start at 1")
+    if value > SEQ_MAX:
+        shown = str(value) if value.bit_length() <= 128 else f"a {len(str(value))}-digit number"
+        raise CommandError(f"{key} must be a sequence number between 1 and {SEQ_MAX}, not {shown}: "
+                           "no gateway issues numbers that high")
+    return value
 
 
 class CommandHandler:
     """Parses commands and answers each one; a bad command gets an error answer, never a crash."""
 
     def __init__(self, gateway: Gateway) -> None:
+        """Commands of ``gateway``, answered through its publisher's window."""
         self.gateway = gateway
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def waiting(self) -> int:
+        """Commands being run plus answers waiting for room in the publish window."""
+        publisher = self.gateway.publisher
+        return len(self._tasks) + (len(publisher.answers) if publisher is not None else 0)
 
     def on_message(self, topic: str, payload: bytes, properties: Any) -> None:
         """Entry from the link (on the loop thread)."""
         name = topic.rsplit("/", 1)[-1]
+        waiting = self.waiting()
+        if waiting >= MAX_COMMANDS_WAITING:
+            self._refuse_busy(name, payload, properties, waiting)
+            return
         task = asyncio.create_task(self._handle(name, payload, properties))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _refuse_busy(self, name: str, payload: bytes, properties: Any, waiting: int) -> None:
+        """Answer without running: too many commands wait already."""
+        try:
+            request: dict[str, Any] | None = parse_request(payload)
+        except CommandError:
+            request = None
+        result = {"ok": False, "error": f"busy: {waiting} commands waiting; ask again when they are answered"}
+        self._answer(name, result, request, properties, busy=True)
+
     async def _handle(self, name: str, payload: bytes, properties: Any) -> None:
         """Run one command and publish its answer."""
         try:
-            request = json.loads(payload or b"{}")
-            if not isinstance(request, dict):
-                raise ValueError("the payload must be a JSON object")
-        except ValueError as exc:
-            await self._answer(name, {"ok": False, "error": f"invalid JSON: {exc}"}, None, properties)
+            request = parse_request(payload)
+        except CommandError as exc:
+            log.info("command %s refused: %s", name, exc)
+            self._answer(name, {"ok": False, "error": str(exc)}, None, properties)
             return
         handler = {"replay": self._replay, "rebirth": self._rebirth, "config": self._config}.get(name)
         if handler is None:
@@ -49,45 +120,67 @@ class CommandHandler:
         else:
             try:
                 result = await handler(request)
+            except CommandError as exc:
+                result = {"ok": False, "error": str(exc)}
             except Exception as exc:
                 log.exception("command %s failed", name)
-                result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                result = {"ok": False, "error": f"the gateway failed to run {name} ({type(exc).__name__}); "
+                                                "see its log"}
         log.info("command %s: %s", name, "ok" if result.get("ok") else result.get("error"))
-        await self._answer(name, result, request, properties)
+        self._answer(name, result, request, properties)
 
-    async def _answer(self, name: str, result: dict[str, Any], request: dict[str, Any] | None,
-                      properties: Any) -> None:
-        """Publish the answer, echoing `request_id` and MQTT 5 correlation data."""
-        if request and "request_id" in request:
+    def _answer(self, name: str, result: dict[str, Any], request: dict[str, Any] | None,
+                properties: Any, *, busy: bool = False) -> None:
+        """Queue the answer (it waits for room in the window, never dropped), echoing `request_id`."""
+        if request and isinstance(request.get("request_id"), str | int):
             result["request_id"] = request["request_id"]
-        link = self.gateway.link
-        if link is not None:
-            link.publish(f"{self.gateway.topic}/cmd-res/{name}", json.dumps(result).encode(),
-                         properties=response_properties(properties))
+        publisher = self.gateway.publisher
+        if publisher is None:
+            log.warning("command %s: no broker link to answer on", name)
+            return
+        publisher.answer(f"{self.gateway.topic}/cmd-res/{name}", json.dumps(result).encode(),
+                         response_properties(properties), busy=busy)
 
     async def _replay(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Re-publish a range of sequence numbers from the outbox."""
-        try:
-            first, last = int(request["from_seq"]), int(request["to_seq"])
-        except (KeyError, TypeError, ValueError):
-            return {"ok": False, "error": "replay needs integer from_seq and to_seq"}
-        if first < 1 or last < first:
-            return {"ok": False, "error": "need 1 <= from_seq <= to_seq"}
+        """Re-publish a range of sequence numbers from the outbox; answer once all is handed over."""
+        first, last = sequence_number(request, "from_seq"), sequence_number(request, "to_seq")
+        if last < first:
+            raise CommandError(f"from_seq ({first}) must not be greater than to_seq ({last})")
         if last - first + 1 > MAX_REPLAY:
-            return {"ok": False, "error": f"at most {MAX_REPLAY} events per replay; split the range"}
-        rows = await self.gateway.outbox.read_range(first, last, MAX_REPLAY)
-        present = {row.seq for row in rows}
-        missing: list[list[int]] = []
-        for seq in range(first, min(last, self.gateway.outbox.last_seq) + 1):
-            if seq not in present:
-                if missing and missing[-1][1] == seq - 1:
-                    missing[-1][1] = seq
-                else:
-                    missing.append([seq, seq])
+            raise CommandError(f"from_seq..to_seq spans {last - first + 1:,} sequence numbers; at most "
+                               f"{MAX_REPLAY:,} per request: split the range into several requests")
         assert self.gateway.publisher
-        self.gateway.publisher.replay(rows)
-        return {"ok": True, "from_seq": first, "to_seq": last, "replayed": len(rows), "missing": missing,
-                "last_seq": self.gateway.outbox.last_seq}
+        try:
+            replay = self.gateway.publisher.replay(first, last)
+        except ReplayBusy as exc:
+            return {"ok": False, "error": str(exc)}
+        try:
+            done = await replay.done
+        except ReplayFailed as exc:
+            return {"ok": False, "error": str(exc)}
+        return await self._replay_answer(done)
+
+    async def _replay_answer(self, replay: ReplayRequest) -> dict[str, Any]:
+        """The answer of a finished replay: what was sent, and the missing numbers, pruned or never issued."""
+        skipped: list[tuple[int, int]] = []
+        never_issued_ranges = getattr(self.gateway.outbox, "never_issued_ranges", None)
+        if never_issued_ranges is not None and replay.missing:
+            found = never_issued_ranges(replay.from_seq, replay.to_seq)
+            if inspect.isawaitable(found):
+                found = await found
+            skipped = [(int(lo), int(hi)) for lo, hi in found]
+        pruned, never_issued = split_missing(replay.missing, skipped)
+        answer: dict[str, Any] = {
+            "ok": True, "from_seq": replay.from_seq, "to_seq": replay.to_seq, "replayed": replay.replayed,
+            "pruned": [list(r) for r in pruned], "never_issued": [list(r) for r in never_issued],
+            "last_seq": replay.last_seq,
+            "missing": [list(r) for r in RangeSet(pruned + never_issued)]}
+        if replay.truncated:
+            answer["truncated"] = True
+        log.info("replay %d..%d: %d replayed in %d pages, %d pruned, %d never issued", replay.from_seq,
+                 replay.to_seq, replay.replayed, replay.pages, RangeSet(pruned).count(),
+                 RangeSet(never_issued).count())
+        return answer
 
     async def _rebirth(self, request: dict[str, Any]) -> dict[str, Any]:
         """Publish the retained birth again."""
@@ -96,7 +189,7 @@ class CommandHandler:
 
     async def _config(self, request: dict[str, Any]) -> dict[str, Any]:
         """The running config, with secret file paths redacted."""
-        config = msgspec.to_builtins(self.gateway.config)
+        config = redacted_config(msgspec.to_builtins(self.gateway.config))  # URL credentials too
         for key in SECRET_KEYS:
             if config["mqtt"].get(key):
                 config["mqtt"][key] = "(set)"

@@ -23,6 +23,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from drivers.base import Backoff
 
@@ -30,6 +31,9 @@ log = logging.getLogger("storegw.mqtt")
 
 CLOUDEVENTS_JSON: Final = "application/cloudevents+json"
 """MQTT 5 content type of every event: the CloudEvents MQTT binding's structured mode."""
+CONTROL_RESERVE: Final = 4
+"""Room in paho's queue beyond the publisher's window (max_inflight) for the state messages (birth,
+offline state): they must be taken even while events, replays and answers fill the window."""
 
 
 class _PackedProperties(Properties):
@@ -106,6 +110,7 @@ class MqttLink:
     def __init__(self, settings: LinkSettings, *, on_up: Callable[[], None], on_down: Callable[[str], None],
                  on_ack: Callable[[int, bool], None], on_message: Callable[[str, bytes, Any], None],
                  oldest_inflight: Callable[[], float | None]) -> None:
+        """A link for ``settings``; the callbacks report to the owner (on the loop thread)."""
         self.settings = settings
         self.stats = LinkStats()
         self._on_up = on_up
@@ -119,6 +124,9 @@ class MqttLink:
         self._lost: asyncio.Event = asyncio.Event()
         self._connack: asyncio.Future[Any] | None = None
         self._stopping = False
+        self._closing = False
+        """stop() has begun: nothing but the offline state is published any more."""
+        self._offline_delivered = False
         self._acks: deque[tuple[int, int, Any]] = deque()
         self._ack_drain_scheduled = False
         self._backoff = Backoff(initial=settings.reconnect_min_s, maximum=settings.reconnect_max_s)
@@ -148,7 +156,9 @@ class MqttLink:
                              protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
                              clean_session=None if v5 else True, reconnect_on_failure=False)
         client.max_inflight_messages_set(s.max_inflight)
-        client.max_queued_messages_set(s.max_inflight)
+        # The publisher never has more than max_inflight messages out; the reserve is queue room for
+        # the state messages, which bypass its window (a full window must not refuse the offline state).
+        client.max_queued_messages_set(s.max_inflight + CONTROL_RESERVE)
         client.connect_timeout = s.connect_timeout_s
         if s.tls:
             context = ssl.create_default_context(cafile=s.ca_file or None)
@@ -213,15 +223,38 @@ class MqttLink:
     async def run(self) -> None:
         """Connect, watch, and reconnect with jittered backoff until cancelled."""
         self._loop = asyncio.get_running_loop()
-        while not self._stopping:
-            reason = await self._session()
-            if self._stopping:
-                break
-            self.stats.last_error = reason
-            delay = self._backoff.next_delay()
-            log.warning("mqtt: %s; reconnecting in %.1f s", reason, delay)
-            await asyncio.sleep(delay)
-            self.stats.reconnects += 1
+        try:
+            while not self._stopping:
+                reason = await self._session()
+                if self._stopping:
+                    break
+                self.stats.last_error = reason
+                delay = self._backoff.next_delay()
+                log.warning("mqtt: %s; reconnecting in %.1f s", reason, delay)
+                await asyncio.sleep(delay)
+                self.stats.reconnects += 1
+        finally:
+            self._abandon()
+
+    def _abandon(self) -> None:
+        """Cancelled with a client still connected: close it in the background, never leave it running.
+
+        A client left connected would be taken over by the next link's client (same client id),
+        and the broker would then publish its will; closing it here ends it now, with the will
+        asked for unless the offline state was delivered.
+        """
+        client = self._client
+        if client is None:
+            return
+        self._client = None
+        self._generation += 1
+        self.stats.connected = False
+        loop = self._loop
+        with_will = not self._offline_delivered
+        if loop is not None and not loop.is_closed():
+            loop.run_in_executor(None, self._stop_client, client, with_will)
+        else:
+            self._stop_client(client, with_will)
 
     async def _session(self) -> str:
         """One connection from attempt to loss; returns why it ended."""
@@ -291,20 +324,25 @@ class MqttLink:
             if oldest is not None and time.monotonic() - oldest > self.settings.puback_timeout_s:
                 return f"no PUBACK for {self.settings.puback_timeout_s:g} s with messages in flight"
 
-    async def _teardown(self, generation: int) -> None:
+    async def _teardown(self, generation: int, with_will: bool = False) -> None:
         """Stop and drop the client of ``generation``."""
         client = self._client
         if client is None or generation != self._generation:
             return
         self._client = None
         assert self._loop
-        await self._loop.run_in_executor(None, self._stop_client, client)
+        await self._loop.run_in_executor(None, self._stop_client, client, with_will)
 
     @staticmethod
-    def _stop_client(client: paho.Client) -> None:
-        """Close the socket and join paho's thread (runs in an executor)."""
+    def _stop_client(client: paho.Client, with_will: bool = False) -> None:
+        """Close the socket and join paho's thread (runs in an executor); ``with_will`` asks for the will."""
         try:
-            client.disconnect()
+            if with_will and client.protocol == MQTTProtocolVersion.MQTTv5:
+                # 0x04 "Disconnect with Will Message": the broker publishes the will, so the retained
+                # state does not stay 'online' when the offline state could not be delivered
+                client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=4))
+            else:
+                client.disconnect()
         except Exception:
             pass
         try:
@@ -326,7 +364,7 @@ class MqttLink:
                 properties: Properties | None = None) -> int | None:
         """Hand one message to paho; returns its mid, or None if it could not be sent."""
         client = self._client
-        if client is None or not self.stats.connected:
+        if client is None or not self.stats.connected or self._closing:
             return None
         info = client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         if info.rc != paho.MQTT_ERR_SUCCESS:
@@ -334,16 +372,30 @@ class MqttLink:
         return info.mid
 
     async def stop(self, last_will_payload: bytes | None = None, timeout: float = 5.0) -> None:
-        """Graceful stop: publish the offline state (waiting for its PUBACK), then disconnect."""
+        """Graceful stop: publish the offline state (waiting for its PUBACK), then disconnect.
+
+        From here on nothing else is published, so the offline state is the last message. It
+        has room in paho's queue even when the publisher's window is full (CONTROL_RESERVE); if it
+        still cannot be delivered, the disconnect asks the broker for the will (MQTT 5).
+        """
+        self._closing = True
         client = self._client
         if client is not None and self.stats.connected and last_will_payload is not None and self.settings.will_topic:
-            info = client.publish(self.settings.will_topic, last_will_payload, qos=1, retain=True)
-            assert self._loop
-            await self._loop.run_in_executor(None, lambda: info.wait_for_publish(timeout))
+            try:
+                info = client.publish(self.settings.will_topic, last_will_payload, qos=1, retain=True)
+                if info.rc == paho.MQTT_ERR_SUCCESS:
+                    assert self._loop
+                    await self._loop.run_in_executor(None, info.wait_for_publish, timeout)
+                    self._offline_delivered = info.is_published()
+                if not self._offline_delivered:
+                    log.warning("mqtt: the offline state was not acknowledged (%s)",
+                                paho.error_string(info.rc) if info.rc else f"no PUBACK within {timeout:g} s")
+            except Exception as exc:
+                log.warning("mqtt: the offline state could not be published (%s: %s)", type(exc).__name__, exc)
         self._stopping = True
         self._lost.set()
         if self._client is not None:
-            await self._teardown(self._generation)
+            await self._teardown(self._generation, with_will=not self._offline_delivered and client is not None)
         self.stats.connected = False
 
 
