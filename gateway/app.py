@@ -13,11 +13,13 @@ from typing import Any
 from gateway import __version__
 from gateway.buildinfo import commit
 from gateway.config import Config, ConfigError, load_config, read_secret, resolve_path
+from gateway.config.files import restrict_data_files
+from gateway.config.redact import redact_tree, redact_url
 from gateway.events.types.health import HealthData, MqttHealth, OutboxHealth
 from gateway.mqtt.commands import CommandHandler
 from gateway.mqtt.link import LinkSettings, MqttLink, parse_url, state_payload
 from gateway.mqtt.publisher import Publisher
-from gateway.outbox import Outbox, QuotaPolicy
+from gateway.outbox import ClockUntrusted, Outbox, QuotaPolicy
 from gateway.pipelines import Event
 from gateway.sdnotify import Notifier
 from gateway.supervisor import Supervisor
@@ -53,6 +55,32 @@ async def stop_writer(outbox: Outbox, writer: asyncio.Task[Any], timeout: float)
         log.error("outbox: still committing at exit; %d events in RAM are not saved", outbox.queued)
         return
     await outbox.close()
+
+
+class StartError(Exception):
+    """The daemon could not start; the message is one sentence: what failed, on which file, what to do."""
+
+
+def start_failure(exc: BaseException, step: str, advice: str) -> str:
+    """The sentence of a StartError for ``exc`` raised while ``step`` (never a traceback, never a secret)."""
+    if isinstance(exc, OSError):
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        if exc.filename and str(exc.filename) not in step:
+            reason = f"{exc.filename}: {reason}"
+    else:
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return redact_url(f"cannot start: {step} failed ({reason}); {advice}")
+
+
+def writer_verdict(writer: asyncio.Task[Any] | None, outbox: Outbox) -> str | None:
+    """Why the systemd watchdog must be withheld (the outbox writer is gone or stuck), or None to ping it.
+
+    A writer retrying a full disk is neither: it resumes by itself once there is room, RAM stays
+    within its bound, and a restart would only lose what RAM holds (see Outbox.stall).
+    """
+    if writer is None or writer.done():
+        return "the outbox writer is not running"
+    return outbox.stall()
 
 
 def base_topic(config: Config) -> str:
@@ -111,7 +139,8 @@ class Gateway:
         self.outbox = Outbox(outbox_path(config),
                              source=f"/stores/{config.gateway.store_id}/gateways/{config.gateway.gateway_id}",
                              quota=quota_policy(config), batch_max=config.outbox.batch_max,
-                             ram_queue_max=config.outbox.ram_queue_max)
+                             ram_queue_max=config.outbox.ram_queue_max, stall_s=config.outbox.stall_s)
+        self.outbox.notice_to = self._notice_route
         self.supervisor = Supervisor(self.emit_event, config.gateway.data_dir, config_path)
         self.notifier = Notifier()
         self.publisher: Publisher | None = None
@@ -124,15 +153,59 @@ class Gateway:
         self._reload = asyncio.Event()
 
     # ---- events in ---------------------------------------------------------------------
+    def _notice_route(self, name: str) -> tuple[str, str]:
+        """Subject and topic of the outbox's own notices (sequence-gap): from the gateway, like health."""
+        return self.config.gateway.gateway_id, f"{self.topic}/{name}"
+
     def emit_event(self, subject: str, event: Event) -> None:
         """Commit one event of ``subject`` (a device or the gateway) to the outbox."""
         self.outbox.submit(event.type, subject, event.time, event.data, f"{self.topic}/{event.type}")
 
     # ---- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
+        """Start every part; on any error undo what was started and raise StartError (one sentence)."""
+        self._step = ("starting", f"check {self.config_path} with `storegw config check {self.config_path}`")
+        try:
+            await self._start()
+        except Exception as exc:
+            log.debug("start failed", exc_info=True)
+            await self._abort_start()
+            raise StartError(start_failure(exc, *self._step)) from exc
+
+    async def _abort_start(self) -> None:
+        """Undo a start that failed half way, so no thread, task or socket keeps the process alive."""
+        writer, others = (self._tasks[0], self._tasks[1:]) if self._tasks else (None, [])
+        for task in others:
+            task.cancel()
+        steps = (self.supervisor.stop_all(), self._stop_link("start failed", 2.0),
+                 self.diag.stop() if self.diag else None, settle(others, "start", 2.0),
+                 stop_writer(self.outbox, writer, 5.0) if writer else self.outbox.close())
+        for step in steps:
+            if step is None:
+                continue
+            try:
+                await step
+            except Exception as exc:  # the first error is the one to report; this one is only logged
+                log.debug("while undoing the start: %r", exc)
+
+    async def _start(self) -> None:
         """Open the outbox and start every part; returns once all are running."""
-        os.makedirs(self.config.gateway.data_dir, exist_ok=True)
-        await self.outbox.open()
+        data_dir = self.config.gateway.data_dir
+        self._step = (f"creating data_dir {data_dir}", f"check gateway.data_dir in {self.config_path} "
+                      "and that the storegw user may write there")
+        os.makedirs(data_dir, mode=0o750, exist_ok=True)
+        self._step = (f"opening the outbox {self.outbox.path}", "check that data_dir is on a writable disk "
+                      "with room and that the storegw user owns the outbox files")
+        try:
+            await self.outbox.open()
+        except ClockUntrusted:
+            self._step = (f"numbering the outbox {self.outbox.path}", "set the time (NTP, timedatectl); systemd "
+                          "starts storegw again on its own")
+            raise
+        for path in restrict_data_files(data_dir):  # made by an earlier run under a looser umask
+            log.warning("%s is readable by others and could not be restricted: chown it to the storegw user", path)
+        self._step = ("reading the [mqtt] settings", f"check the [mqtt] files in {self.config_path} "
+                      f"(`storegw config check {self.config_path}`)")
         log.info("storegw %s: store %s gateway %s, boot %d, outbox at seq %d with %d pending",
                  __version__, self.config.gateway.store_id, self.config.gateway.gateway_id,
                  self.outbox.boot, self.outbox.last_seq, self.outbox.pending)
@@ -140,8 +213,11 @@ class Gateway:
         self._start_link()
         from gateway.diag.server import DiagServer
 
+        self._step = (f"creating the status socket {socket_path(self.config)}", f"check [diag] socket in "
+                      f"{self.config_path}: its folder must exist and the path be at most 107 bytes")
         self.diag = DiagServer(self, socket_path(self.config), self.config.diag.mode)
         await self.diag.start()
+        self._step = ("starting the devices", f"check [[devices]] in {self.config_path}")
         for device in self.config.devices:
             if device.enabled:
                 self.supervisor.start(device)
@@ -150,11 +226,14 @@ class Gateway:
             self._tasks.append(asyncio.create_task(self._watchdog_loop(), name="watchdog"))
         self.notifier.notify("READY=1", f"STATUS=running; outbox seq {self.outbox.last_seq}")
 
-    def _start_link(self) -> None:
-        """Create the publisher and the broker link for the current config."""
-        settings = link_settings(self.config, self.config_path, self.outbox.boot)
+    def _start_link(self, settings: LinkSettings | None = None) -> None:
+        """Create the publisher and the broker link for the current config (``settings``: already read)."""
+        settings = settings or link_settings(self.config, self.config_path, self.outbox.boot)
         publisher = Publisher(self.outbox, lambda topic, payload: link.publish_event(topic, payload),
-                              self.config.mqtt.max_inflight)
+                              self.config.mqtt.max_inflight, replay_share=self.config.mqtt.replay_share,
+                              publish_answer=lambda topic, payload, props: link.publish(topic, payload,
+                                                                                        properties=props),
+                              previous=self.publisher)  # a reload hands over waiting replays and answers
         self.publisher = publisher
         self.commands = CommandHandler(self)
         link = MqttLink(settings, on_up=self._on_link_up, on_down=lambda why: publisher.on_down(),
@@ -207,7 +286,16 @@ class Gateway:
             stop_wait.cancel()
             if self._reload.is_set() and not self._stop.is_set():
                 self._reload.clear()
-                await self.reload()
+                try:
+                    await self.reload()
+                except Exception as exc:  # never let a reload end the daemon
+                    log.error("reload failed while being applied (%s: %s); the running parts go on",
+                              type(exc).__name__, exc)
+                    if self.link is None:
+                        try:
+                            self._start_link()
+                        except Exception as again:
+                            log.error("broker link not restarted (%s); fix the config and reload", again)
         await self.shutdown()
         return 0
 
@@ -244,29 +332,33 @@ class Gateway:
         log.info("storegw stopped; outbox at seq %d, %d pending", self.outbox.last_seq, self.outbox.pending)
 
     async def reload(self) -> None:
-        """Re-read the config file; keep the outbox, restart only what changed."""
+        """Re-read the config file; keep the outbox, restart only what changed; a bad config changes nothing."""
+        refused = "reload refused, keeping the running config: %s"
         try:
             new = load_config(self.config_path)
+            # Secrets are compared too, so a changed password file takes effect on SIGHUP.
+            wanted = link_settings(new, self.config_path, self.outbox.boot)
         except ConfigError as exc:
-            log.error("reload refused, keeping the running config:\n%s", exc)
+            log.error(refused, "; ".join(str(problem) for problem in exc.problems))
+            return
+        except OSError as exc:  # a secret file changed since load_config checked it
+            log.error(refused, f"cannot read {exc.filename} ({exc.strerror}); fix it and reload again")
+            return
+        except Exception as exc:  # anything else that makes the new config unusable
+            log.error(refused, f"{self.config_path}: {type(exc).__name__}: {exc}; fix it and reload again")
             return
         if new.gateway.data_dir != self.config.gateway.data_dir:
             log.error("reload: gateway.data_dir changed; that needs a restart (kept %s)", self.config.gateway.data_dir)
             return
         old = self.config
-        try:
-            # Secrets are compared too, so a changed password file takes effect on SIGHUP.
-            wanted = link_settings(new, self.config_path, self.outbox.boot)
-            link_changed = self.link is None or wanted != self.link.settings
-        except OSError as exc:
-            log.error("reload refused, keeping the running config: cannot read a secret file (%s)", exc.strerror)
-            return
+        link_changed = self.link is None or wanted != self.link.settings
         self.config = new
         if link_changed or new.gateway != old.gateway:
             await self._stop_link("reconfiguring")
             self.topic = base_topic(new)
             self.outbox.source = f"/stores/{new.gateway.store_id}/gateways/{new.gateway.gateway_id}"
-            self._start_link()
+            self._start_link(wanted)
+        self.outbox.stall_s = new.outbox.stall_s
         changes = await self.supervisor.apply(new.devices)
         log.info("config reloaded from %s: %s", self.config_path, ", ".join(changes) or "no device changes")
 
@@ -282,16 +374,18 @@ class Gateway:
             disk_free = -1
         return HealthData(
             version=__version__, commit=commit(), uptime_s=round(time.monotonic() - self.started, 1),
-            devices=self.supervisor.health(),
+            devices=redact_tree(self.supervisor.health()),  # a device error may quote a URL with a password
             outbox=OutboxHealth(last_seq=stats["last_seq"], pending=stats["pending"],
                                 oldest_pending_age_s=stats["oldest_pending_age_s"], bytes=stats["bytes"],
                                 max_bytes=stats["max_bytes"], dropped=stats["dropped"],
-                                write_errors=stats["write_errors"]),
+                                write_errors=stats["write_errors"], queued_in_ram=stats["queued_in_ram"],
+                                writer=stats["writer"] if self._tasks and not self._tasks[0].done() else "stopped",
+                                last_error=stats["last_error"], recoveries=stats["recoveries"]),
             mqtt=MqttHealth(connected=bool(link and link.connected),
                             last_puback_age_s=None if last_puback is None else round(time.monotonic() - last_puback, 3),
                             reconnects=link.stats.reconnects if link else 0,
                             inflight=len(self.publisher.inflight) if self.publisher else 0,
-                            last_error=link.stats.last_error if link else None),
+                            last_error=redact_url(link.stats.last_error) if link and link.stats.last_error else None),
             disk_free_bytes=disk_free)
 
     async def _health_loop(self) -> None:
@@ -305,12 +399,19 @@ class Gateway:
                 log.exception("health report failed")
 
     async def _watchdog_loop(self) -> None:
-        """Ping systemd's watchdog while the outbox writer and the loop are alive."""
+        """Ping systemd's watchdog while the loop runs and the outbox writer is alive and not stuck."""
         assert self.notifier.watchdog_interval
+        withheld = False
         while True:
             await asyncio.sleep(self.notifier.watchdog_interval)
-            writer = self._tasks[0]
-            if not writer.done():
+            verdict = writer_verdict(self._tasks[0] if self._tasks else None, self.outbox)
+            if verdict is None:
+                if withheld:
+                    log.warning("outbox: committing again; pinging the systemd watchdog again")
+                    self.notifier.notify(f"STATUS=running; outbox seq {self.outbox.last_seq}")
                 self.notifier.notify("WATCHDOG=1")
-            else:
-                log.error("outbox writer is not running; withholding the systemd watchdog so we get restarted")
+            elif not withheld:
+                log.error("outbox: %s; withholding the systemd watchdog so that systemd restarts storegw "
+                          "(the %d events in RAM are lost then)", verdict, self.outbox.queued)
+                self.notifier.notify(f"STATUS=outbox writer stuck: {verdict}")
+            withheld = verdict is not None

@@ -11,6 +11,7 @@ from typing import Any
 
 from gateway.cli.common import DEFAULT_CONFIG, load_or_exit
 from gateway.cli.errors import CliError
+from gateway.outbox.sidecar import Sidecar, merged_counters
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,9 +25,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def read_stats(path: str) -> dict[str, Any]:
-    """Read the outbox figures straight from the file, read-only (safe beside the daemon)."""
+    """Read the outbox figures straight from the file, read-only (safe beside the daemon).
+
+    Counters are the higher of the database's and the state file's: the daemon writes them to the
+    state file too, so what it counted while the database could not be written is still shown.
+    """
     if not os.path.exists(path):
         raise CliError(f"no outbox at {path} yet: the daemon has not run with this data_dir", 1)
+    state = Sidecar(path + ".state.json")
+    state_counters = state.load().get("counters")
+    stats = _read_database(path)
+    counters = merged_counters(stats.pop("counters"), state_counters if isinstance(state_counters, dict) else None)
+    stats["dropped"] = {k.removeprefix("dropped."): v for k, v in sorted(counters.items()) if k.startswith("dropped.")}
+    stats["write_errors"] = counters.get("write_errors", 0)
+    stats["recoveries"] = counters.get("recoveries", 0)
+    return stats
+
+
+def _read_database(path: str) -> dict[str, Any]:
+    """The figures the database holds (its counters raw, under "counters")."""
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     except sqlite3.Error as exc:
@@ -35,7 +52,7 @@ def read_stats(path: str) -> dict[str, Any]:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if not {"events", "counters", "meta"} <= tables:  # the daemon is creating the file right now
             return {"path": path, "last_seq": 0, "pending": 0, "held": 0, "oldest_pending_age_s": None, "bytes": 0,
-                    "file_bytes": os.path.getsize(path), "dropped": {}, "write_errors": 0, "recoveries": 0, "boot": 0}
+                    "file_bytes": os.path.getsize(path), "counters": {}, "boot": 0}
         row = (db.execute("SELECT seq FROM sqlite_sequence WHERE name='events'").fetchone()
                if "sqlite_sequence" in tables else None)
         pending, oldest = db.execute(
@@ -60,9 +77,7 @@ def read_stats(path: str) -> dict[str, Any]:
         "oldest_pending_age_s": None if oldest is None else round(max(0.0, time.time() - oldest), 3),
         "bytes": (pages - free) * size,
         "file_bytes": os.path.getsize(path) + (os.path.getsize(path + "-wal") if os.path.exists(path + "-wal") else 0),
-        "dropped": {k.removeprefix("dropped."): v for k, v in counters.items() if k.startswith("dropped.")},
-        "write_errors": int(counters.get("write_errors", 0)),
-        "recoveries": int(counters.get("recoveries", 0)),
+        "counters": counters,
         "boot": int(boot[0]) if boot else 0,
     }
 

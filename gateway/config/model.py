@@ -48,6 +48,9 @@ class MqttSection(Section):
     reconnect_max_s: Seconds = 60.0
     puback_timeout_s: Annotated[float, msgspec.Meta(ge=1, description="oldest unacked publish older "
                                                     "than this = link is stuck; reconnect")] = 30.0
+    replay_share: Annotated[float, msgspec.Meta(gt=0, le=1, description="most of the send window "
+                                                "(max_inflight) replayed events may take while a cmd/replay "
+                                                "runs; the rest stays for live events")] = 0.5
 
 
 DropKind = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9-]*$")]
@@ -64,7 +67,12 @@ class OutboxSection(Section):
                           "these types go first (oldest first), then the oldest of any type")] = msgspec.field(
         default_factory=lambda: ["synthetic", "health"])
     batch_max: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 1000
-    ram_queue_max: Annotated[int, msgspec.Meta(ge=100)] = 100_000
+    ram_queue_max: Annotated[int, msgspec.Meta(ge=100, le=2_000_000, description="events kept in RAM while "
+                             "the disk cannot take them; beyond, drop_order decides what goes (counted as "
+                             "ram:TYPE)")] = 100_000
+    stall_s: Annotated[float, msgspec.Meta(ge=30, le=86_400, description="nothing committed for this long while "
+                       "events wait, and not because the disk is full: the writer is stuck, so the systemd "
+                       "watchdog is withheld and systemd restarts storegw")] = 120.0
 
 
 class DiagSection(Section):

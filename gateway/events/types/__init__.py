@@ -23,6 +23,7 @@ EVENT_TYPES: dict[str, str] = {
     "beacon": "gateway.events.types.presence:BeaconData",
     "member-visit": "gateway.events.types.presence:MemberVisitData",
     "demographics": "gateway.events.types.demographics:DemographicsData",
+    "sequence-gap": "gateway.events.types.sequence:SequenceGapData",
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -30,6 +30,16 @@ class OutboxHealth(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_bytes: int
     dropped: dict[str, int]
     write_errors: int
+    queued_in_ram: int = 0
+    """Events waiting in RAM for their transaction (at most outbox.ram_queue_max; beyond that the drop
+    policy decides what goes, counted as ram:{type})."""
+    writer: Literal["ok", "retrying", "stalled", "stopped"] = "ok"
+    """ok; retrying: the last transaction failed (see last_error) and is retried with backoff; stalled:
+    nothing committed for outbox.stall_s while events wait (the systemd watchdog is withheld); stopped."""
+    last_error: str | None = None
+    """The storage error of the last failed attempt, until a transaction succeeds."""
+    recoveries: int = 0
+    """Corrupt databases set aside so far."""
 
 
 class MqttHealth(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
