@@ -1,0 +1,1 @@
+"""storegw's own chaos suite: randomised faults against a real daemon and a real mosquitto (see README.md)."""

@@ -1,0 +1,442 @@
+"""The chaos suite's backend: a paho subscriber recording every event, and the replays it asks for.
+
+The subscriber uses a persistent MQTT 5 session (clean_start false, one hour expiry) and
+subscribes again on every connect, because a mosquitto without persistence forgets sessions
+when it is killed. It keeps, per sequence number, the ids it was delivered with (two different
+ids for one sequence is the reuse the suite exists to catch), the arrival time of every new
+sequence (for the longest stall), the state messages and the command answers.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import threading
+import time
+import uuid
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+SESSION_EXPIRY_S = 3600
+CONNECT_TIMEOUT_S = 10.0
+PUBLISH_TIMEOUT_S = 10.0
+
+
+def ranges(numbers: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted, distinct numbers as inclusive (first, last) runs."""
+    out: list[tuple[int, int]] = []
+    for n in numbers:
+        if out and out[-1][1] == n - 1:
+            out[-1] = (out[-1][0], n)
+        else:
+            out.append((n, n))
+    return out
+
+
+def merge_ranges(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Union of inclusive ranges, sorted, overlapping and adjacent ones joined (never expanded)."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(s for s in spans if s[1] >= s[0]):
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def subtract_ranges(base: Iterable[tuple[int, int]], remove: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of ``base`` not in ``remove`` (both inclusive ranges)."""
+    cuts = merge_ranges(remove)
+    out: list[tuple[int, int]] = []
+    for lo, hi in merge_ranges(base):
+        start = lo
+        i = bisect.bisect_left(cuts, (lo, lo))
+        i = max(0, i - 1)
+        while i < len(cuts) and cuts[i][0] <= hi:
+            c_lo, c_hi = cuts[i]
+            if c_hi >= start:
+                if c_lo > start:
+                    out.append((start, min(hi, c_lo - 1)))
+                start = max(start, c_hi + 1)
+            i += 1
+        if start <= hi:
+            out.append((start, hi))
+    return out
+
+
+def gaps_in(spans: Iterable[tuple[int, int]], numbers: list[int]) -> list[tuple[int, int]]:
+    """The parts of ``spans`` that hold none of ``numbers`` (sorted ascending)."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in merge_ranges(spans):
+        expected = lo
+        for n in itertools.islice(numbers, bisect.bisect_left(numbers, lo), bisect.bisect_right(numbers, hi)):
+            if n > expected:
+                out.append((expected, n - 1))
+            expected = n + 1
+        if expected <= hi:
+            out.append((expected, hi))
+    return out
+
+
+def count_ranges(spans: Iterable[tuple[int, int]]) -> int:
+    """How many numbers inclusive ranges hold."""
+    return sum(hi - lo + 1 for lo, hi in spans)
+
+
+def expand(spans: Iterable[tuple[int, int]], low: int = 1, high: int | None = None) -> set[int]:
+    """The numbers of inclusive ranges, clipped to low..high."""
+    out: set[int] = set()
+    for lo, hi in spans:
+        lo, hi = max(lo, low), hi if high is None else min(hi, high)
+        if hi >= lo:
+            out.update(range(lo, hi + 1))
+    return out
+
+
+def clip(spans: Iterable[tuple[int, int]], span: tuple[int, int]) -> list[tuple[int, int]]:
+    """The parts of ``spans`` inside ``span``."""
+    return [(max(lo, span[0]), min(hi, span[1])) for lo, hi in spans if hi >= span[0] and lo <= span[1]]
+
+
+def parse_spans(value: Any) -> list[tuple[int, int]]:
+    """Ranges from an answer, event or state file: [[lo, hi(, reason)], ...], [lo, hi] or {"from_seq", "to_seq"}."""
+    spans: list[tuple[int, int]] = []
+    if isinstance(value, dict):
+        for lo_key, hi_key in (("from_seq", "to_seq"), ("first", "last"), ("from", "to"), ("lo", "hi")):
+            if lo_key in value and hi_key in value:
+                try:
+                    spans.append((int(value[lo_key]), int(value[hi_key])))
+                except (TypeError, ValueError):
+                    pass
+                break
+        return spans
+    if not isinstance(value, list):
+        return spans
+    if (len(value) in (2, 3) and all(isinstance(v, int) and not isinstance(v, bool) for v in value[:2])
+            and (len(value) == 2 or isinstance(value[2], str))):  # [lo, hi] or the state file's [lo, hi, reason]
+        return [(int(value[0]), int(value[1]))]
+    for item in value[:100_000]:
+        spans.extend(parse_spans(item))
+    return spans
+
+
+@dataclass
+class Answer:
+    """One `cmd-res/replay` answer as received."""
+
+    at: float
+    payload: dict[str, Any]
+
+
+@dataclass
+class Consumer:
+    """A backend subscribed to ``{base}/#`` at QoS 1; thread-safe snapshots for the harness."""
+
+    host: str
+    port: int
+    base: str
+    client_id: str = field(default_factory=lambda: f"chaos-consumer-{uuid.uuid4().hex[:8]}")
+    sabotage: str | None = None
+    """For checking the checker: "drop" ignores every delivery of one sequence, "reuse" invents a second id."""
+    sabotage_seq: int = 100
+
+    def __post_init__(self) -> None:
+        """Empty records and a paho client (not connected yet)."""
+        self.lock = threading.Lock()
+        self.ids: dict[int, str] = {}
+        self.reused: dict[int, set[str]] = {}
+        self.seq_of_id: dict[str, int] = {}
+        self.id_two_seqs: dict[str, set[int]] = {}
+        self.deliveries = 0
+        self.duplicates = 0
+        self.bad_payloads = 0
+        self.new_times = array("d")
+        self.new_seqs = array("q")
+        self.synthetic: dict[int, tuple[int, int]] = {}
+        """seq -> (gwboot, data.n) of synthetic events: gaps in n show events lost before their commit."""
+        self.states: list[tuple[float, dict[str, Any]]] = []
+        self.answers: dict[str, list[Answer]] = {}
+        self.gap_events: list[dict[str, Any]] = []
+        self.connects = 0
+        self.disconnects = 0
+        self.last_message = time.monotonic()
+        self._connected = threading.Event()
+        self._decoder = msgspec.json.Decoder()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=paho.MQTTv5)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(min_delay=0.1, max_delay=1.0)
+        self.client.max_inflight_messages_set(100)
+
+    # ---- lifecycle ---------------------------------------------------------------------
+    def start(self) -> Consumer:
+        """Connect (bounded) and run paho's network thread; it reconnects by itself."""
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        self.client.connect(self.host, self.port, keepalive=10, clean_start=False, properties=props)
+        self.client.loop_start()
+        if not self._connected.wait(CONNECT_TIMEOUT_S):
+            raise TimeoutError(f"the consumer did not connect to {self.host}:{self.port} in {CONNECT_TIMEOUT_S} s")
+        return self
+
+    def stop(self) -> None:
+        """Disconnect and end paho's thread."""
+        try:
+            self.client.disconnect()
+        finally:
+            self.client.loop_stop()
+
+    def connected(self) -> bool:
+        """True while connected to the broker."""
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Wait (bounded) until connected."""
+        return self._connected.wait(timeout)
+
+    # ---- paho callbacks (paho's thread) ---------------------------------------------------
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        """Subscribe on every connect: a restarted broker without persistence forgot the session."""
+        if getattr(reason, "is_failure", False):
+            return
+        self.connects += 1
+        client.subscribe(f"{self.base}/#", options=SubscribeOptions(qos=1, noLocal=True))
+        self._connected.set()
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        """Note the loss; paho reconnects on its own."""
+        self.disconnects += 1
+        self._connected.clear()
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: Any) -> None:
+        """Record one message: an event, a state, or a command answer."""
+        topic: str = message.topic
+        now = time.monotonic()
+        self.last_message = now
+        suffix = topic[len(self.base) + 1:]
+        if suffix.startswith("cmd/"):
+            return
+        try:
+            payload = self._decoder.decode(message.payload)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            with self.lock:
+                self.bad_payloads += 1
+            return
+        if not isinstance(payload, dict):
+            with self.lock:
+                self.bad_payloads += 1
+            return
+        if suffix == "state":
+            with self.lock:
+                self.states.append((now, payload))
+            return
+        if suffix.startswith("cmd-res/"):
+            request_id = payload.get("request_id")
+            if isinstance(request_id, str):
+                with self.lock:
+                    self.answers.setdefault(request_id, []).append(Answer(now, payload))
+            return
+        self._on_event(payload, now)
+
+    def _on_event(self, event: dict[str, Any], now: float) -> None:
+        """Record an event's sequence and id."""
+        try:
+            seq = int(event["sequence"])
+            event_id = str(event["id"])
+        except (KeyError, TypeError, ValueError):
+            with self.lock:
+                self.bad_payloads += 1
+            return
+        if self.sabotage == "drop" and seq == self.sabotage_seq:
+            return
+        kind = str(event.get("type", ""))
+        with self.lock:
+            self.deliveries += 1
+            known = self.ids.get(seq)
+            if known is None:
+                self.ids[seq] = event_id
+                self.new_times.append(now)
+                self.new_seqs.append(seq)
+                if self.sabotage == "reuse" and seq == self.sabotage_seq:
+                    self.reused[seq] = {event_id, "sabotage-" + event_id}
+            elif known == event_id:
+                self.duplicates += 1
+            else:
+                self.reused.setdefault(seq, {known}).add(event_id)
+            other = self.seq_of_id.setdefault(event_id, seq)
+            if other != seq:
+                self.id_two_seqs.setdefault(event_id, {other}).add(seq)
+            if kind == "storegw.synthetic.v1" and known is None:
+                data = event.get("data")
+                if isinstance(data, dict) and isinstance(data.get("n"), int):
+                    self.synthetic[seq] = (int(event.get("gwboot", 0) or 0), int(data["n"]))
+            elif "gap" in kind or "skip" in kind or "never" in kind:
+                self.gap_events.append(event)
+
+    # ---- snapshots (harness thread) -------------------------------------------------------
+    def new_count(self) -> int:
+        """Distinct sequence numbers received so far."""
+        with self.lock:
+            return len(self.ids)
+
+    def received(self) -> set[int]:
+        """Every distinct sequence number received."""
+        with self.lock:
+            return set(self.ids)
+
+    def max_seq(self) -> int:
+        """The highest sequence received (0 before any)."""
+        with self.lock:
+            return max(self.ids) if self.ids else 0
+
+    def new_between(self, start: float, end: float, above: int = 0) -> int:
+        """New sequences that arrived in start..end (monotonic), optionally only those above ``above``."""
+        with self.lock:
+            lo = bisect.bisect_left(self.new_times, start)
+            hi = bisect.bisect_right(self.new_times, end)
+            if above <= 0:
+                return hi - lo
+            return sum(1 for seq in itertools.islice(self.new_seqs, lo, hi) if seq > above)
+
+    def arrival_times(self) -> array[float]:
+        """Arrival times (monotonic, ascending) of every new sequence."""
+        with self.lock:
+            return array("d", self.new_times)
+
+    def states_since(self, since: float) -> list[dict[str, Any]]:
+        """State payloads received since ``since``."""
+        with self.lock:
+            return [payload for at, payload in self.states if at >= since]
+
+    def answers_for(self, request_id: str) -> list[Answer]:
+        """Answers received for one request."""
+        with self.lock:
+            return list(self.answers.get(request_id, []))
+
+    # ---- commands ----------------------------------------------------------------------
+    def command(self, name: str, payload: dict[str, Any]) -> bool:
+        """Publish one command at QoS 1; False when the broker did not take it in time."""
+        info = self.client.publish(f"{self.base}/cmd/{name}", msgspec.json.encode(payload), qos=1)
+        try:
+            info.wait_for_publish(PUBLISH_TIMEOUT_S)
+        except (RuntimeError, ValueError):
+            return False
+        return info.is_published()
+
+
+@dataclass
+class ReplayOutcome:
+    """What the final replay found out."""
+
+    requests: int = 0
+    answered: int = 0
+    refused: list[str] = field(default_factory=list)
+    never_issued: list[tuple[int, int]] = field(default_factory=list)
+    """Declared by the gateway's answers."""
+    gone: list[tuple[int, int]] = field(default_factory=list)
+    """Declared missing but not never-issued: pruned or dropped after their commit."""
+    unanswered: list[tuple[int, int]] = field(default_factory=list)
+    seconds: float = 0.0
+    gave_up: str | None = None
+
+
+def plan_requests(missing: list[tuple[int, int]], chunk: int, merge_gap: int = 64) -> list[tuple[int, int]]:
+    """Replay requests covering the ``missing`` ranges: nearby ones merged, each at most ``chunk`` numbers."""
+    merged: list[tuple[int, int]] = []
+    for lo, hi in merge_ranges(missing):
+        if merged and lo - merged[-1][1] <= merge_gap and hi - merged[-1][0] < chunk:
+            merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    out: list[tuple[int, int]] = []
+    for lo, hi in merged:
+        for start in range(lo, hi + 1, chunk):
+            out.append((start, min(hi, start + chunk - 1)))
+    return out
+
+
+def replay_missing(consumer: Consumer, missing: list[tuple[int, int]], *, chunk: int = 20_000,
+                   outstanding: int = 4, idle_timeout: float = 30.0, total_timeout: float = 300.0,
+                   busy_retries: int = 10) -> ReplayOutcome:
+    """Ask `cmd/replay` for every missing range, in chunks, and wait while the replay makes progress.
+
+    The caller bounds how many numbers ``missing`` holds (they are tracked one by one).
+    """
+    outcome = ReplayOutcome()
+    start = time.monotonic()
+    if not missing:
+        return outcome
+    want = expand(missing)
+    queue = list(plan_requests(missing, chunk))
+    outcome.requests = len(queue)
+    pending: dict[str, tuple[int, int]] = {}
+    answered: dict[str, tuple[int, int]] = {}
+    retries: dict[tuple[int, int], int] = {}
+    declared: set[int] = set()
+    last_progress = time.monotonic()
+    marker: tuple[int, int] = (-1, -1)
+    run_id = uuid.uuid4().hex[:6]
+    serial = itertools.count(1)
+    while True:
+        now = time.monotonic()
+        while queue and len(pending) < outstanding:
+            span = queue.pop(0)
+            request_id = f"chaos-final-{run_id}-{next(serial)}"
+            if consumer.command("replay", {"from_seq": span[0], "to_seq": span[1], "request_id": request_id}):
+                pending[request_id] = span
+            else:
+                queue.insert(0, span)
+                break
+        for request_id, span in list(pending.items()):
+            for answer in consumer.answers_for(request_id):
+                body = answer.payload
+                del pending[request_id]
+                if body.get("ok") is False:
+                    error = str(body.get("error", ""))
+                    retries[span] = retries.get(span, 0) + 1
+                    if "busy" in error and retries[span] <= busy_retries:
+                        queue.append(span)
+                    else:
+                        outcome.refused.append(f"{span[0]}..{span[1]}: {error}")
+                    break
+                answered[request_id] = span
+                outcome.answered += 1
+                never = parse_spans(body.get("never_issued"))
+                if "pruned" in body:
+                    gone = parse_spans(body.get("pruned"))
+                else:
+                    never_set = expand(never, span[0], span[1])
+                    gone = ranges(sorted(expand(parse_spans(body.get("missing")), span[0], span[1]) - never_set))
+                outcome.never_issued.extend(clip(never, span))
+                outcome.gone.extend(clip(gone, span))
+                declared |= expand(never, span[0], span[1]) | expand(gone, span[0], span[1])
+                break
+        received = consumer.received()
+        still = want - received - declared
+        if not still and not pending and not queue:
+            break
+        progress = (len(want) - len(still), outcome.answered + len(outcome.refused))
+        if progress != marker:
+            marker, last_progress = progress, now
+        if now - last_progress > idle_timeout:
+            outcome.gave_up = f"no progress for {idle_timeout:g} s"
+            break
+        if now - start > total_timeout:
+            outcome.gave_up = f"still going after {total_timeout:g} s"
+            break
+        time.sleep(0.2)
+    outcome.unanswered = sorted(pending.values()) + queue
+    outcome.seconds = time.monotonic() - start
+    outcome.never_issued = merge_ranges(outcome.never_issued)
+    outcome.gone = merge_ranges(outcome.gone)
+    return outcome
