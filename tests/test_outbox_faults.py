@@ -35,6 +35,7 @@ class SmallDisk:
     """A tmpfs of a few MB: a disk that really fills up, and is given room again by a remount."""
 
     def __init__(self, path: Path) -> None:
+        """A tmpfs mounted at ``path``."""
         self.path = path
 
     def resize(self, size: str) -> None:
@@ -63,9 +64,11 @@ class FakeMonotonic:
     """A monotonic clock the test moves by hand."""
 
     def __init__(self) -> None:
+        """Start at an arbitrary 1000 s."""
         self.now = 1000.0
 
     def __call__(self) -> float:
+        """The current fake time."""
         return self.now
 
 
@@ -117,9 +120,11 @@ async def stop(outbox: Outbox, task: asyncio.Task[None]) -> None:
 # ---- A: the writer never dies, resumes by itself, and reports -----------------------------
 def test_an_error_while_recovering_from_a_full_disk_does_not_end_the_writer(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """SQLITE_FULL, then a failing prune in the error path: the writer retries, logs once, resumes."""
     # The chaos run's fault: SQLITE_FULL in the transaction, then the pruning meant to make room
     # fails too. Both are real SQLite errors here: a page limit and a trigger refusing deletes.
     async def scenario() -> None:
+        """The test's steps on one event loop."""
         outbox, rows = await opened(tmp_path / "o.db", batch_max=100)
         task = asyncio.create_task(outbox.run())
         submit(outbox, 50)
@@ -152,7 +157,9 @@ def test_an_error_while_recovering_from_a_full_disk_does_not_end_the_writer(
 
 
 def test_a_real_full_disk_is_survived_and_nothing_is_lost_when_room_returns(small_disk: SmallDisk) -> None:
+    """A tmpfs that fills up: the writer survives it and commits everything once remounted bigger."""
     async def scenario() -> None:
+        """The test's steps on one event loop."""
         outbox, rows = await opened(small_disk.path / "o.db", batch_max=100)
         task = asyncio.create_task(outbox.run())
         submit(outbox, 300, filler="x" * 200)
@@ -181,8 +188,36 @@ def test_a_real_full_disk_is_survived_and_nothing_is_lost_when_room_returns(smal
     asyncio.run(scenario())
 
 
-def test_the_ram_bound_drops_by_the_policy_and_counts_each_drop(tmp_path: Path) -> None:
+def test_drops_and_errors_are_persisted_even_when_the_whole_disk_is_full(small_disk: SmallDisk) -> None:
+    """With no room for any new file, the state file is overwritten in place: stats after the stop show all."""
+    counted: dict[str, Any] = {}
+
     async def scenario() -> None:
+        """The test's steps on one event loop."""
+        outbox, _ = await opened(small_disk.path / "o.db", batch_max=100, ram_queue_max=500)
+        task = asyncio.create_task(outbox.run())
+        submit(outbox, 100, filler="x" * 200)
+        assert await outbox.flush()
+        sent = 100
+        while outbox.counters.write_errors < 2 and sent < 50_000 and not task.done():  # fill the disk
+            submit(outbox, 100, start=sent, filler="x" * 200)
+            sent += 100
+            await asyncio.sleep(0.02)
+        assert outbox.counters.write_errors >= 2 and not task.done()
+        submit(outbox, 1000, start=sent, filler="x" * 200)  # far over the RAM bound
+        await stop(outbox, task)  # stopped while the disk is still full
+        counted.update(write_errors=outbox.counters.write_errors, dropped=dict(outbox.counters.dropped))
+
+    asyncio.run(scenario())
+    assert counted["dropped"]["ram:synthetic"] >= 1000 and counted["dropped"]["shutdown:synthetic"] == 500
+    stats = read_stats(str(small_disk.path / "o.db"))
+    assert stats["dropped"] == counted["dropped"] and stats["write_errors"] == counted["write_errors"]
+
+
+def test_the_ram_bound_drops_by_the_policy_and_counts_each_drop(tmp_path: Path) -> None:
+    """At ram_queue_max, drop_order types go first, then the oldest; every drop counted and persisted."""
+    async def scenario() -> None:
+        """The test's steps on one event loop."""
         quota = QuotaPolicy(drop_order=("synthetic", "health"))
         outbox, rows = await opened(tmp_path / "o.db", quota=quota, ram_queue_max=100)
         # the writer is not running: the queue fills up as it would on a full disk
@@ -210,6 +245,7 @@ def test_the_ram_bound_drops_by_the_policy_and_counts_each_drop(tmp_path: Path) 
 
 
 def test_the_ram_queue_keeps_order_and_bound_when_a_failed_batch_comes_back() -> None:
+    """A batch put back after a failed transaction keeps its place, and the bound still holds."""
     queue = RamQueue(10, ("synthetic",))
     drafts = [type("D", (), {"name": "synthetic" if i % 2 else "health", "n": i})() for i in range(10)]
     for draft in drafts:
@@ -225,7 +261,9 @@ def test_the_ram_queue_keeps_order_and_bound_when_a_failed_batch_comes_back() ->
 
 
 def test_counters_reach_the_state_file_when_the_database_cannot_take_them(tmp_path: Path) -> None:
+    """write_errors and drops counted while the database is full are shown by outbox stats after the stop."""
     async def scenario() -> None:
+        """The test's steps on one event loop."""
         outbox, _ = await opened(tmp_path / "o.db", ram_queue_max=100)
         task = asyncio.create_task(outbox.run())
         submit(outbox, 10)
@@ -244,9 +282,11 @@ def test_counters_reach_the_state_file_when_the_database_cannot_take_them(tmp_pa
 
 
 def test_a_hung_writer_withholds_the_watchdog_but_a_full_disk_does_not(tmp_path: Path) -> None:
+    """The watchdog verdict: a full disk is survived; another lasting failure or a hang is stuck."""
     clock = FakeMonotonic()
 
     async def scenario() -> None:
+        """The test's steps on one event loop."""
         outbox, _ = await opened(tmp_path / "o.db", stall_s=120, monotonic=clock)
         task = asyncio.create_task(outbox.run())
         submit(outbox, 5)
@@ -305,6 +345,7 @@ def test_a_hung_writer_withholds_the_watchdog_but_a_full_disk_does_not(tmp_path:
 
 
 def test_stall_s_is_validated() -> None:
+    """[outbox] stall_s has a default and a floor."""
     base = '[gateway]\nstore_id = "s"\ngateway_id = "g"\n[mqtt]\nurl = "mqtt://127.0.0.1"\n[outbox]\n'
     assert parse_config(base + "stall_s = 300\n").outbox.stall_s == 300
     assert parse_config(base).outbox.stall_s == 120
@@ -314,6 +355,7 @@ def test_stall_s_is_validated() -> None:
 
 
 def test_the_full_disk_of_the_chaos_run_is_survived_by_the_daemon(small_disk: SmallDisk, mosquitto: Mosquitto) -> None:
+    """The issue's reproduction against the real daemon: it resumes by itself and loses nothing."""
     # The reproduction from the issue: data_dir on a 2 MB tmpfs, 300 events/s, the disk fills,
     # then it is given room again; the daemon must go on by itself and lose nothing across a restart.
     sub = Subscriber(mosquitto.port, "storegw/v1/#")
@@ -363,9 +405,11 @@ async def refill(path: Path, count: int, **kwargs: Any) -> tuple[Outbox, list[Ro
 
 
 def test_both_files_garbage_continue_above_the_clock_floor_and_say_so(tmp_path: Path) -> None:
+    """Database and state file garbage: numbering goes on above the clock floor, announced durably."""
     db = tmp_path / "o.db"
 
     async def scenario() -> None:
+        """The test's steps on one event loop."""
         await refill(db, 50)
         garble(db)
         (tmp_path / "o.db.state.json").write_bytes(b"\x00garbage{")
@@ -388,9 +432,11 @@ def test_both_files_garbage_continue_above_the_clock_floor_and_say_so(tmp_path: 
 
 
 def test_both_files_deleted_continue_above_the_clock_floor(tmp_path: Path) -> None:
+    """`rm outbox.db*` leaves the marker, so numbering goes on above the clock floor."""
     db = tmp_path / "o.db"
 
     async def scenario() -> None:
+        """The test's steps on one event loop."""
         await refill(db, 20)
         for path in tmp_path.glob("o.db*"):  # what `rm outbox.db*` does
             path.unlink()
@@ -403,7 +449,9 @@ def test_both_files_deleted_continue_above_the_clock_floor(tmp_path: Path) -> No
 
 
 def test_a_new_directory_starts_at_one_whatever_the_clock(tmp_path: Path) -> None:
+    """A directory that never had an outbox numbers from 1 and does not consult the clock."""
     async def scenario() -> list[int]:
+        """The test's steps on one event loop."""
         _, rows = await refill(tmp_path / "o.db", 3, clock=lambda: 0.0)
         return [r.seq for r in rows]
 
@@ -411,9 +459,11 @@ def test_a_new_directory_starts_at_one_whatever_the_clock(tmp_path: Path) -> Non
 
 
 def test_an_obviously_wrong_clock_is_refused_only_when_the_clock_would_number(tmp_path: Path) -> None:
+    """A clock before the release date or the newest file is refused; a right one is used."""
     db = tmp_path / "o.db"
 
     async def scenario() -> None:
+        """The test's steps on one event loop."""
         await refill(db, 5)
         (tmp_path / "o.db.state.json").unlink()
         db.unlink()
@@ -432,9 +482,11 @@ def test_an_obviously_wrong_clock_is_refused_only_when_the_clock_would_number(tm
 
 
 def test_a_corrupt_database_skip_is_announced_once_and_answered_as_never_issued(tmp_path: Path) -> None:
+    """After a corrupt database the reservation's skip is one sequence-gap event and never issued."""
     db = tmp_path / "o.db"
 
     async def scenario() -> None:
+        """The test's steps on one event loop."""
         await refill(db, 50, batch_max=300)
         garble(db)
         outbox, rows = await refill(db, 2)
@@ -451,9 +503,11 @@ def test_a_corrupt_database_skip_is_announced_once_and_answered_as_never_issued(
 
 
 def test_a_skip_not_yet_committed_is_worked_out_again_after_a_crash(tmp_path: Path) -> None:
+    """A skip whose notice was not committed yet is announced again at the next start."""
     db = tmp_path / "o.db"
 
     async def scenario() -> None:
+        """The test's steps on one event loop."""
         await refill(db, 10)
         garble(db)
         (tmp_path / "o.db.state.json").unlink()
@@ -469,6 +523,7 @@ def test_a_skip_not_yet_committed_is_worked_out_again_after_a_crash(tmp_path: Pa
 
 
 def test_the_daemon_refuses_to_number_from_a_wrong_clock_with_one_sentence(tmp_path: Path) -> None:
+    """`storegw run` exits non-zero with one sentence when only a wrong clock could number."""
     data = tmp_path / "data"
     data.mkdir()
     marker = Path(marker_path(str(data / "outbox.db")))

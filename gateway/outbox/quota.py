@@ -37,6 +37,7 @@ class RamQueue:
     """
 
     def __init__(self, limit: int, drop_order: tuple[str, ...] = ()) -> None:
+        """An empty queue of at most ``limit`` events, dropping by ``drop_order`` at the bound."""
         self.limit = limit
         self.drop_order = tuple(drop_order)
         self._slots: deque[list[Any]] = deque()  # [draft] or [None] once dropped

@@ -192,6 +192,7 @@ class Outbox:
     def __init__(self, path: str, *, source: str, quota: QuotaPolicy, batch_max: int = 1000,
                  ram_queue_max: int = 100_000, stall_s: float = 120.0, clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
+        """An outbox at ``path``, not open yet (``open()``, then ``run()`` as the writer task)."""
         self.path = path
         self.source = source
         self.quota = quota
