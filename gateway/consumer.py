@@ -6,9 +6,10 @@ written to be read as the reference for consumers.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Any
+
+from gateway.events.ranges import RangeSet, gaps
 
 SEQUENCE_GAP_TYPE = "storegw.sequence-gap.v1"
 """The gateway's durable notice that a range of numbers will never be published."""
@@ -17,26 +18,11 @@ MAX_REPLAY_SPAN = 100_000
 
 
 def subtract(spans: list[list[int]], removed: list[list[int]]) -> list[list[int]]:
-    """``spans`` (sorted, disjoint [first, last]) without every number in ``removed``."""
-    out: list[list[int]] = []
-    cuts = sorted(removed)
-    for first, last in spans:
-        pieces = [[first, last]]
-        for low, high in cuts:
-            if high < first or low > last:
-                continue
-            next_pieces = []
-            for a, b in pieces:
-                if high < a or low > b:
-                    next_pieces.append([a, b])
-                    continue
-                if a < low:
-                    next_pieces.append([a, low - 1])
-                if high < b:
-                    next_pieces.append([high + 1, b])
-            pieces = next_pieces
-        out.extend(pieces)
-    return out
+    """``spans`` (sorted, disjoint, not touching [first, last]) without every number in ``removed``."""
+    rest = RangeSet((first, last) for first, last in spans)
+    for low, high in removed:
+        rest.remove(low, high)
+    return [[first, last] for first, last in rest]
 
 
 def split_span(first: int, last: int, most: int = MAX_REPLAY_SPAN) -> list[list[int]]:
@@ -93,13 +79,8 @@ class StreamCheck:
         if not self.sequences:
             return []
         ordered = sorted(self.sequences)
-        holes: list[list[int]] = []
         low = ordered[0] if since is None else since
-        if low < ordered[0]:
-            holes.append([low, ordered[0] - 1])
-        for before, after in itertools.pairwise(ordered):
-            if after - before > 1 and after - 1 >= low:
-                holes.append([max(before + 1, low), after - 1])
+        holes = [[first, last] for first, last in gaps(ordered, low, ordered[-1])]
         return subtract(holes, self.never_issued)
 
 

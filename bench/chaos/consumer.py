@@ -26,6 +26,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from gateway.events.ranges import RangeSet, gaps
+
 SESSION_EXPIRY_S = 3600
 CONNECT_TIMEOUT_S = 10.0
 PUBLISH_TIMEOUT_S = 10.0
@@ -44,47 +46,20 @@ def ranges(numbers: Iterable[int]) -> list[tuple[int, int]]:
 
 def merge_ranges(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """Union of inclusive ranges, sorted, overlapping and adjacent ones joined (never expanded)."""
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(s for s in spans if s[1] >= s[0]):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
+    return RangeSet(spans).ranges()
 
 
 def subtract_ranges(base: Iterable[tuple[int, int]], remove: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """The parts of ``base`` not in ``remove`` (both inclusive ranges)."""
-    cuts = merge_ranges(remove)
-    out: list[tuple[int, int]] = []
-    for lo, hi in merge_ranges(base):
-        start = lo
-        i = bisect.bisect_left(cuts, (lo, lo))
-        i = max(0, i - 1)
-        while i < len(cuts) and cuts[i][0] <= hi:
-            c_lo, c_hi = cuts[i]
-            if c_hi >= start:
-                if c_lo > start:
-                    out.append((start, min(hi, c_lo - 1)))
-                start = max(start, c_hi + 1)
-            i += 1
-        if start <= hi:
-            out.append((start, hi))
-    return out
+    rest = RangeSet(base)
+    for lo, hi in remove:
+        rest.remove(lo, hi)
+    return rest.ranges()
 
 
 def gaps_in(spans: Iterable[tuple[int, int]], numbers: list[int]) -> list[tuple[int, int]]:
     """The parts of ``spans`` that hold none of ``numbers`` (sorted ascending)."""
-    out: list[tuple[int, int]] = []
-    for lo, hi in merge_ranges(spans):
-        expected = lo
-        for n in itertools.islice(numbers, bisect.bisect_left(numbers, lo), bisect.bisect_right(numbers, hi)):
-            if n > expected:
-                out.append((expected, n - 1))
-            expected = n + 1
-        if expected <= hi:
-            out.append((expected, hi))
-    return out
+    return [gap for lo, hi in merge_ranges(spans) for gap in gaps(numbers, lo, hi)]
 
 
 def count_ranges(spans: Iterable[tuple[int, int]]) -> int:
