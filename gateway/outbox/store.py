@@ -974,6 +974,12 @@ class Outbox:
 
     async def stats(self) -> dict[str, Any]:
         """The figures of `storegw outbox stats` and the health event."""
+        # A transaction whose COMMIT is durable may not have updated the figures in memory yet; waiting
+        # for the connection (bounded, the report must not hang on a stuck disk) keeps the two in step.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2.0):
+                async with self._lock:
+                    pass
         try:
             age = await self.oldest_pending_age()
         except sqlite3.Error:
