@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from broker import Mosquitto  # noqa: E402
-from peers import write_config  # noqa: E402
-
+sys.path.insert(0, str(ROOT))  # the checkout, for tests.support
 from drivers.sim.serial_counter import SerialCounterEmulator  # noqa: E402
+from tests.support.broker import Mosquitto  # noqa: E402
+from tests.support.peers import write_config  # noqa: E402
 
 
 def rss_kb(pid: int) -> tuple[int, int]:

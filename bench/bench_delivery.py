@@ -21,13 +21,12 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from broker import Mosquitto
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, for tests.support
 from gateway.events.types.synthetic import SyntheticData
 from gateway.mqtt.link import LinkSettings, MqttLink
 from gateway.mqtt.publisher import Publisher
 from gateway.outbox import Outbox, QuotaPolicy
+from tests.support.broker import Mosquitto
 
 FILLER = "x" * 150  # envelope + data come to about 320 bytes, like a small real event
 WINDOW = 20

@@ -38,4 +38,4 @@ if command -v npm >/dev/null 2>&1 && [ -f tools/asyncapi/package-lock.json ]; th
 fi
 .venv-upgrade/bin/ruff check .
 # the lock tests compare this venv with the lock: here they are expected to differ
-exec .venv-upgrade/bin/pytest -q -p no:cacheprovider --deselect tests/test_lock.py::test_this_venv_holds_exactly_the_locked_test_profile "$@"
+exec .venv-upgrade/bin/pytest -q -p no:cacheprovider --deselect tests/integration/release/test_lock.py::test_this_venv_holds_exactly_the_locked_test_profile "$@"

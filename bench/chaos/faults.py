@@ -30,9 +30,9 @@ from bench.chaos.consumer import Consumer, count_ranges, merge_ranges
 from bench.chaos.proxy import ChaosProxy
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT / "tests") not in sys.path:
-    sys.path.insert(0, str(ROOT / "tests"))
-from broker import Mosquitto, free_port, mosquitto_binary  # noqa: E402
+if str(ROOT) not in sys.path:  # run as a script rather than with -m from the checkout
+    sys.path.insert(0, str(ROOT))
+from tests.support.broker import Mosquitto, free_port, mosquitto_binary  # noqa: E402
 
 STORE = "chaos"
 GATEWAY = "gw-1"

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: brokers, certificates, daemon peers, proxies, paths."""
