@@ -14,6 +14,7 @@ from gateway import __version__
 from gateway.buildinfo import commit
 from gateway.config import Config, ConfigError, load_config, read_secret, resolve_path
 from gateway.config.files import restrict_data_files
+from gateway.config.paths import outbox_path, socket_path
 from gateway.config.redact import redact_tree, redact_url
 from gateway.events.types.health import HealthData, MqttHealth, OutboxHealth
 from gateway.mqtt.commands import CommandHandler
@@ -86,16 +87,6 @@ def writer_verdict(writer: asyncio.Task[Any] | None, outbox: Outbox) -> str | No
 def base_topic(config: Config) -> str:
     """`{topic_prefix}/{store_id}/{gateway_id}`."""
     return f"{config.mqtt.topic_prefix.rstrip('/')}/{config.gateway.store_id}/{config.gateway.gateway_id}"
-
-
-def outbox_path(config: Config) -> str:
-    """Where the outbox database of a config lives."""
-    return os.path.join(config.gateway.data_dir, "outbox.db")
-
-
-def socket_path(config: Config) -> str:
-    """Where the local status socket of a config lives."""
-    return config.diag.socket or os.path.join(config.gateway.data_dir, "storegw.sock")
 
 
 def quota_policy(config: Config) -> QuotaPolicy:

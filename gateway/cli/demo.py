@@ -55,9 +55,10 @@ def summarise(name: str, data: dict[str, Any]) -> str:
 
 async def run_demo(args: argparse.Namespace) -> int:
     """Start emulators, a broker and the gateway; show events until the time is up or Ctrl-C."""
-    from gateway.app import Gateway, socket_path
+    from gateway.app import Gateway
     from gateway.cli.liveview.screen import run_live_view
     from gateway.config import parse_config
+    from gateway.config.paths import socket_path
     from gateway.config.tomlwrite import dumps
     from gateway.demo.broker import start_broker
     from gateway.mqtt.link import parse_url

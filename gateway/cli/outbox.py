@@ -84,7 +84,8 @@ def _read_database(path: str) -> dict[str, Any]:
 
 def show_stats(args: argparse.Namespace) -> int:
     """Print outbox figures."""
-    from gateway.app import outbox_path, quota_policy
+    from gateway.app import quota_policy
+    from gateway.config.paths import outbox_path
 
     config = load_or_exit(args.config)
     stats = read_stats(outbox_path(config))

@@ -38,7 +38,7 @@ def socket_of(args: argparse.Namespace) -> str:
         return str(args.socket)
     if not os.path.exists(args.config):
         raise CliError(f"no config at {args.config}; pass --config FILE or --socket PATH", 2)
-    from gateway.app import socket_path
+    from gateway.config.paths import socket_path
 
     return socket_path(load_or_exit(args.config))
 
