@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from gateway.config.model import Config
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,13 @@ class QuotaPolicy:
     retain_acked_s: float = 7 * 86400
     max_pending_age_s: float = 0.0
     drop_order: tuple[str, ...] = field(default=("synthetic", "health"))
+
+
+def quota_policy(config: Config) -> QuotaPolicy:
+    """The outbox policy of a config (its `[outbox]` table)."""
+    table = config.outbox
+    return QuotaPolicy(max_bytes=table.max_bytes, retain_acked_s=table.retain_acked_s,
+                       max_pending_age_s=table.max_pending_age_s, drop_order=tuple(table.drop_order))
 
 
 class Named(Protocol):

@@ -84,12 +84,3 @@ class Sidecar:
             return False
         return True
 
-
-def merged_counters(*sources: dict[str, Any] | None) -> dict[str, int]:
-    """Counters from several places (database, state file), each the highest seen: they only grow."""
-    merged: dict[str, int] = {}
-    for source in sources:
-        for name, value in (source or {}).items():
-            if isinstance(name, str) and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                merged[name] = max(merged.get(name, 0), value)
-    return merged

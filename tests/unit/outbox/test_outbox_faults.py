@@ -106,9 +106,9 @@ async def until(predicate: Callable[[], Any], what: str, timeout: float = 30.0) 
 
 async def set_pragma(outbox: Outbox, sql: str) -> None:
     """Run one statement on the outbox's own connection (SQLite then fails for real)."""
-    async with outbox._lock:
-        assert outbox._db
-        await outbox._db.execute(sql)
+    async with outbox.database.lock:
+        assert outbox.database.conn
+        await outbox.database.conn.execute(sql)
 
 
 async def stop(outbox: Outbox, task: asyncio.Task[None]) -> None:
@@ -119,13 +119,12 @@ async def stop(outbox: Outbox, task: asyncio.Task[None]) -> None:
 
 
 # ---- A: the writer never dies, resumes by itself, and reports -----------------------------
-def test_an_error_while_recovering_from_a_full_disk_does_not_end_the_writer(
+async def test_an_error_while_recovering_from_a_full_disk_does_not_end_the_writer(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """SQLITE_FULL, then a failing prune in the error path: the writer retries, logs once, resumes."""
     # The chaos run's fault: SQLITE_FULL in the transaction, then the pruning meant to make room
     # fails too. Both are real SQLite errors here: a page limit and a trigger refusing deletes.
-    async def scenario() -> None:
-        """The test's steps on one event loop."""
+    with caplog.at_level(logging.INFO, logger="storegw.outbox"):
         outbox, rows = await opened(tmp_path / "o.db", batch_max=100)
         task = asyncio.create_task(outbox.run())
         submit(outbox, 50)
@@ -148,101 +147,85 @@ def test_an_error_while_recovering_from_a_full_disk_does_not_end_the_writer(
         assert outbox.last_seq == 250 and [r.seq for r in rows] == list(range(1, 251))
         assert (await outbox.stats())["writer"] == "ok"
         await stop(outbox, task)
-
-    with caplog.at_level(logging.INFO, logger="storegw.outbox"):
-        asyncio.run(scenario())
     messages = [r.getMessage() for r in caplog.records]
     assert sum("the disk is full" in m and "during write" in m for m in messages) == 1, "once, not per retry"
     assert sum("deleting is refused" in m for m in messages) == 1, "the recovery's own error, once"
     assert sum("committing again" in m for m in messages) == 1
 
 
-def test_a_real_full_disk_is_survived_and_nothing_is_lost_when_room_returns(small_disk: SmallDisk) -> None:
+async def test_a_real_full_disk_is_survived_and_nothing_is_lost_when_room_returns(small_disk: SmallDisk) -> None:
     """A tmpfs that fills up: the writer survives it and commits everything once remounted bigger."""
-    async def scenario() -> None:
-        """The test's steps on one event loop."""
-        outbox, rows = await opened(small_disk.path / "o.db", batch_max=100)
-        task = asyncio.create_task(outbox.run())
-        submit(outbox, 300, filler="x" * 200)
-        assert await outbox.flush()
-        for row in rows:
-            outbox.ack(row.seq)
-        assert await outbox.flush()
-        sent = 300
-        while outbox.counters.write_errors < 3 and sent < 50_000 and not task.done():  # fill the 2 MB disk
-            submit(outbox, 100, start=sent, filler="x" * 200)
-            sent += 100
-            await asyncio.sleep(0.02)
-        assert not task.done(), "the writer survives a full disk"
-        assert outbox.counters.write_errors >= 3, "the disk never filled"
-        assert "SQLITE_FULL" in (outbox.last_error or "") or "No space" in (outbox.last_error or "")
-        frozen = outbox.last_seq
-        small_disk.resize("64m")
-        assert await outbox.flush(timeout=60), "the writer resumes by itself once there is room"
-        assert outbox.last_seq == sent > frozen
-        assert [r.seq for r in rows] == list(range(1, sent + 1)), "every event committed, in order, once"
-        assert not any(k.startswith("ram:") for k in outbox.counters.dropped)
-        await stop(outbox, task)
-        stats = read_stats(str(small_disk.path / "o.db"))
-        assert stats["last_seq"] == sent and stats["write_errors"] >= 3, "write_errors are persisted"
-
-    asyncio.run(scenario())
+    outbox, rows = await opened(small_disk.path / "o.db", batch_max=100)
+    task = asyncio.create_task(outbox.run())
+    submit(outbox, 300, filler="x" * 200)
+    assert await outbox.flush()
+    for row in rows:
+        outbox.ack(row.seq)
+    assert await outbox.flush()
+    sent = 300
+    while outbox.counters.write_errors < 3 and sent < 50_000 and not task.done():  # fill the 2 MB disk
+        submit(outbox, 100, start=sent, filler="x" * 200)
+        sent += 100
+        await asyncio.sleep(0.02)
+    assert not task.done(), "the writer survives a full disk"
+    assert outbox.counters.write_errors >= 3, "the disk never filled"
+    assert "SQLITE_FULL" in (outbox.last_error or "") or "No space" in (outbox.last_error or "")
+    frozen = outbox.last_seq
+    small_disk.resize("64m")
+    assert await outbox.flush(timeout=60), "the writer resumes by itself once there is room"
+    assert outbox.last_seq == sent > frozen
+    assert [r.seq for r in rows] == list(range(1, sent + 1)), "every event committed, in order, once"
+    assert not any(k.startswith("ram:") for k in outbox.counters.dropped)
+    await stop(outbox, task)
+    stats = read_stats(str(small_disk.path / "o.db"))
+    assert stats["last_seq"] == sent and stats["write_errors"] >= 3, "write_errors are persisted"
 
 
-def test_drops_and_errors_are_persisted_even_when_the_whole_disk_is_full(small_disk: SmallDisk) -> None:
+async def test_drops_and_errors_are_persisted_even_when_the_whole_disk_is_full(small_disk: SmallDisk) -> None:
     """With no room for any new file, the state file is overwritten in place: stats after the stop show all."""
     counted: dict[str, Any] = {}
-
-    async def scenario() -> None:
-        """The test's steps on one event loop."""
-        outbox, _ = await opened(small_disk.path / "o.db", batch_max=100, ram_queue_max=500)
-        task = asyncio.create_task(outbox.run())
-        submit(outbox, 100, filler="x" * 200)
-        assert await outbox.flush()
-        sent = 100
-        while outbox.counters.write_errors < 2 and sent < 50_000 and not task.done():  # fill the disk
-            submit(outbox, 100, start=sent, filler="x" * 200)
-            sent += 100
-            await asyncio.sleep(0.02)
-        assert outbox.counters.write_errors >= 2 and not task.done()
-        submit(outbox, 1000, start=sent, filler="x" * 200)  # far over the RAM bound
-        await stop(outbox, task)  # stopped while the disk is still full
-        counted.update(write_errors=outbox.counters.write_errors, dropped=dict(outbox.counters.dropped))
-
-    asyncio.run(scenario())
+    outbox, _ = await opened(small_disk.path / "o.db", batch_max=100, ram_queue_max=500)
+    task = asyncio.create_task(outbox.run())
+    submit(outbox, 100, filler="x" * 200)
+    assert await outbox.flush()
+    sent = 100
+    while outbox.counters.write_errors < 2 and sent < 50_000 and not task.done():  # fill the disk
+        submit(outbox, 100, start=sent, filler="x" * 200)
+        sent += 100
+        await asyncio.sleep(0.02)
+    assert outbox.counters.write_errors >= 2 and not task.done()
+    submit(outbox, 1000, start=sent, filler="x" * 200)  # far over the RAM bound
+    await stop(outbox, task)  # stopped while the disk is still full
+    counted.update(write_errors=outbox.counters.write_errors, dropped=dict(outbox.counters.dropped))
     assert counted["dropped"]["ram:synthetic"] >= 1000 and counted["dropped"]["shutdown:synthetic"] == 500
     stats = read_stats(str(small_disk.path / "o.db"))
     assert stats["dropped"] == counted["dropped"] and stats["write_errors"] == counted["write_errors"]
 
 
-def test_the_ram_bound_drops_by_the_policy_and_counts_each_drop(tmp_path: Path) -> None:
+async def test_the_ram_bound_drops_by_the_policy_and_counts_each_drop(tmp_path: Path) -> None:
     """At ram_queue_max, drop_order types go first, then the oldest; every drop counted and persisted."""
-    async def scenario() -> None:
-        """The test's steps on one event loop."""
-        quota = QuotaPolicy(drop_order=("synthetic", "health"))
-        outbox, rows = await opened(tmp_path / "o.db", quota=quota, ram_queue_max=100)
-        # the writer is not running: the queue fills up as it would on a full disk
-        for i in range(40):
-            outbox.submit("occupancy", "door", i, OccupancyData(zone="z", count=i), "t/occupancy")
-        for i in range(30):
-            outbox.submit("health", "g", i, SyntheticData(n=i), "t/health")
-        submit(outbox, 30)
-        assert outbox.queued == 100 and not outbox.counters.dropped
-        for i in range(40, 90):  # 50 more: 30 synthetic go first, then the 20 oldest health events
-            outbox.submit("occupancy", "door", i, OccupancyData(zone="z", count=i), "t/occupancy")
-        assert outbox.queued == 100
-        assert outbox.counters.dropped == {"ram:synthetic": 30, "ram:health": 20}
-        for i in range(90, 105):  # no drop_order type left but 10 health, then the oldest of any type
-            outbox.submit("occupancy", "door", i, OccupancyData(zone="z", count=i), "t/occupancy")
-        assert outbox.counters.dropped == {"ram:synthetic": 30, "ram:health": 30, "ram:occupancy": 5}
-        task = asyncio.create_task(outbox.run())
-        assert await outbox.flush()
-        committed = [json.loads(r.payload) for r in rows]
-        assert [e["data"]["count"] for e in committed] == list(range(5, 105)), "oldest first, order kept"
-        await stop(outbox, task)
-        assert read_stats(str(tmp_path / "o.db"))["dropped"] == outbox.counters.dropped, "persisted"
-
-    asyncio.run(scenario())
+    quota = QuotaPolicy(drop_order=("synthetic", "health"))
+    outbox, rows = await opened(tmp_path / "o.db", quota=quota, ram_queue_max=100)
+    # the writer is not running: the queue fills up as it would on a full disk
+    for i in range(40):
+        outbox.submit("occupancy", "door", i, OccupancyData(zone="z", count=i), "t/occupancy")
+    for i in range(30):
+        outbox.submit("health", "g", i, SyntheticData(n=i), "t/health")
+    submit(outbox, 30)
+    assert outbox.queued == 100 and not outbox.counters.dropped
+    for i in range(40, 90):  # 50 more: 30 synthetic go first, then the 20 oldest health events
+        outbox.submit("occupancy", "door", i, OccupancyData(zone="z", count=i), "t/occupancy")
+    assert outbox.queued == 100
+    assert outbox.counters.dropped == {"ram:synthetic": 30, "ram:health": 20}
+    for i in range(90, 105):  # no drop_order type left but 10 health, then the oldest of any type
+        outbox.submit("occupancy", "door", i, OccupancyData(zone="z", count=i), "t/occupancy")
+    assert outbox.counters.dropped == {"ram:synthetic": 30, "ram:health": 30, "ram:occupancy": 5}
+    task = asyncio.create_task(outbox.run())
+    assert await outbox.flush()
+    committed = [json.loads(r.payload) for r in rows]
+    assert [e["data"]["count"] for e in committed] == list(range(5, 105)), "oldest first, order kept"
+    await stop(outbox, task)
+    assert read_stats(str(tmp_path / "o.db"))["dropped"] == outbox.counters.dropped, "persisted"
 
 
 def test_the_ram_queue_keeps_order_and_bound_when_a_failed_batch_comes_back() -> None:
@@ -261,20 +244,16 @@ def test_the_ram_queue_keeps_order_and_bound_when_a_failed_batch_comes_back() ->
     assert [d.n for d in queue.drain()] == [0, 2, 4, 6, 8, 9, 10, 11, 12, 13]
 
 
-def test_counters_reach_the_state_file_when_the_database_cannot_take_them(tmp_path: Path) -> None:
+async def test_counters_reach_the_state_file_when_the_database_cannot_take_them(tmp_path: Path) -> None:
     """write_errors and drops counted while the database is full are shown by outbox stats after the stop."""
-    async def scenario() -> None:
-        """The test's steps on one event loop."""
-        outbox, _ = await opened(tmp_path / "o.db", ram_queue_max=100)
-        task = asyncio.create_task(outbox.run())
-        submit(outbox, 10)
-        assert await outbox.flush()
-        await set_pragma(outbox, "PRAGMA max_page_count = 1")
-        submit(outbox, 250, start=10, filler="x" * 300)
-        await until(lambda: outbox.counters.write_errors >= 2, "failed attempts")
-        await stop(outbox, task)  # the daemon stops while the database is still full
-
-    asyncio.run(scenario())
+    outbox, _ = await opened(tmp_path / "o.db", ram_queue_max=100)
+    task = asyncio.create_task(outbox.run())
+    submit(outbox, 10)
+    assert await outbox.flush()
+    await set_pragma(outbox, "PRAGMA max_page_count = 1")
+    submit(outbox, 250, start=10, filler="x" * 300)
+    await until(lambda: outbox.counters.write_errors >= 2, "failed attempts")
+    await stop(outbox, task)  # the daemon stops while the database is still full
     stats = read_stats(str(tmp_path / "o.db"))
     assert stats["last_seq"] == 10
     assert stats["write_errors"] >= 2
@@ -282,67 +261,62 @@ def test_counters_reach_the_state_file_when_the_database_cannot_take_them(tmp_pa
     assert stats["dropped"]["shutdown:synthetic"] == 100, "what RAM still held at the stop"
 
 
-def test_a_hung_writer_withholds_the_watchdog_but_a_full_disk_does_not(tmp_path: Path) -> None:
+async def test_a_hung_writer_withholds_the_watchdog_but_a_full_disk_does_not(tmp_path: Path) -> None:
     """The watchdog verdict: a full disk is survived; another lasting failure or a hang is stuck."""
     clock = FakeMonotonic()
+    outbox, _ = await opened(tmp_path / "o.db", stall_s=120, monotonic=clock)
+    task = asyncio.create_task(outbox.run())
+    submit(outbox, 5)
+    assert await outbox.flush()
+    assert writer_verdict(task, outbox) is None
+    # a full disk: nothing is committed for a long time, but attempts keep ending
+    await set_pragma(outbox, "PRAGMA max_page_count = 1")
+    submit(outbox, 100, start=5, filler="x" * 400)
+    await until(lambda: outbox.counters.write_errors >= 2, "failed attempts")
+    clock.now += 1000
+    errors = outbox.counters.write_errors
+    await until(lambda: outbox.counters.write_errors > errors, "an attempt after the clock moved")
+    assert writer_verdict(task, outbox) is None, "a full disk is survived, not restarted into"
+    assert outbox.writer_state() == "retrying"
+    # any other failure that lasts (here a trigger that survives the writer's reconnects): stuck
+    await set_pragma(outbox, "PRAGMA max_page_count = 1073741823")
+    await set_pragma(outbox, "CREATE TRIGGER refuse BEFORE INSERT ON events "
+                             "BEGIN SELECT RAISE(ABORT, 'inserting is refused'); END")
+    await until(lambda: "refused" in (outbox.last_error or ""), "another kind of failure")
+    clock.now += 1000
+    errors = outbox.counters.write_errors
+    await until(lambda: outbox.counters.write_errors > errors, "another failed attempt")
+    verdict = writer_verdict(task, outbox)
+    assert verdict and "inserting is refused" in verdict and outbox.writer_state() == "stalled"
+    await set_pragma(outbox, "DROP TRIGGER refuse")
+    assert await outbox.flush(timeout=30)
+    assert writer_verdict(task, outbox) is None
+    # hung: an attempt that never ends (SQLite blocked inside a statement)
+    entered, release = threading.Event(), threading.Event()
 
-    async def scenario() -> None:
-        """The test's steps on one event loop."""
-        outbox, _ = await opened(tmp_path / "o.db", stall_s=120, monotonic=clock)
-        task = asyncio.create_task(outbox.run())
-        submit(outbox, 5)
-        assert await outbox.flush()
-        assert writer_verdict(task, outbox) is None
-        # a full disk: nothing is committed for a long time, but attempts keep ending
-        await set_pragma(outbox, "PRAGMA max_page_count = 1")
-        submit(outbox, 100, start=5, filler="x" * 400)
-        await until(lambda: outbox.counters.write_errors >= 2, "failed attempts")
-        clock.now += 1000
-        errors = outbox.counters.write_errors
-        await until(lambda: outbox.counters.write_errors > errors, "an attempt after the clock moved")
-        assert writer_verdict(task, outbox) is None, "a full disk is survived, not restarted into"
-        assert outbox.writer_state() == "retrying"
-        # any other failure that lasts (here a trigger that survives the writer's reconnects): stuck
-        await set_pragma(outbox, "PRAGMA max_page_count = 1073741823")
-        await set_pragma(outbox, "CREATE TRIGGER refuse BEFORE INSERT ON events "
-                                 "BEGIN SELECT RAISE(ABORT, 'inserting is refused'); END")
-        await until(lambda: "refused" in (outbox.last_error or ""), "another kind of failure")
-        clock.now += 1000
-        errors = outbox.counters.write_errors
-        await until(lambda: outbox.counters.write_errors > errors, "another failed attempt")
-        verdict = writer_verdict(task, outbox)
-        assert verdict and "inserting is refused" in verdict and outbox.writer_state() == "stalled"
-        await set_pragma(outbox, "DROP TRIGGER refuse")
-        assert await outbox.flush(timeout=30)
-        assert writer_verdict(task, outbox) is None
-        # hung: an attempt that never ends (SQLite blocked inside a statement)
-        entered, release = threading.Event(), threading.Event()
+    def block() -> int:
+        """Progress handler: hold SQLite inside the statement until released."""
+        entered.set()
+        release.wait(60)
+        return 0
 
-        def block() -> int:
-            """Progress handler: hold SQLite inside the statement until released."""
-            entered.set()
-            release.wait(60)
-            return 0
-
-        assert outbox._db
-        await outbox._db.set_progress_handler(block, 1)
-        submit(outbox, 1, start=105)
-        await until(entered.is_set, "the statement to hang")
-        clock.now += 119
-        assert writer_verdict(task, outbox) is None, "not before stall_s"
-        clock.now += 2
-        verdict = writer_verdict(task, outbox)
-        assert verdict and "hung" in verdict and outbox.writer_state() == "stalled"
-        release.set()
-        await outbox._db.set_progress_handler(None, 1)
-        assert await outbox.flush(timeout=30)
-        assert writer_verdict(task, outbox) is None and outbox.last_seq == 106
-        task.cancel()
-        await asyncio.wait([task], timeout=10)
-        assert writer_verdict(task, outbox) == "the outbox writer is not running"
-        await outbox.close()
-
-    asyncio.run(scenario())
+    assert outbox.database.conn
+    await outbox.database.conn.set_progress_handler(block, 1)
+    submit(outbox, 1, start=105)
+    await until(entered.is_set, "the statement to hang")
+    clock.now += 119
+    assert writer_verdict(task, outbox) is None, "not before stall_s"
+    clock.now += 2
+    verdict = writer_verdict(task, outbox)
+    assert verdict and "hung" in verdict and outbox.writer_state() == "stalled"
+    release.set()
+    await outbox.database.conn.set_progress_handler(None, 1)
+    assert await outbox.flush(timeout=30)
+    assert writer_verdict(task, outbox) is None and outbox.last_seq == 106
+    task.cancel()
+    await asyncio.wait([task], timeout=10)
+    assert writer_verdict(task, outbox) == "the outbox writer is not running"
+    await outbox.close()
 
 
 def test_stall_s_is_validated() -> None:
@@ -405,122 +379,94 @@ async def refill(path: Path, count: int, **kwargs: Any) -> tuple[Outbox, list[Ro
     return outbox, rows
 
 
-def test_both_files_garbage_continue_above_the_clock_floor_and_say_so(tmp_path: Path) -> None:
+async def test_both_files_garbage_continue_above_the_clock_floor_and_say_so(tmp_path: Path) -> None:
     """Database and state file garbage: numbering goes on above the clock floor, announced durably."""
     db = tmp_path / "o.db"
-
-    async def scenario() -> None:
-        """The test's steps on one event loop."""
-        await refill(db, 50)
-        garble(db)
-        (tmp_path / "o.db.state.json").write_bytes(b"\x00garbage{")
-        before = time.time()
-        outbox, rows = await refill(db, 3)
-        gap = json.loads(rows[0].payload)
-        validate_event(gap)
-        assert gap["type"] == "storegw.sequence-gap.v1" and gap["subject"] == "g"
-        floor = gap["data"]["to_seq"]
-        assert gap["data"] == {"from_seq": 1, "to_seq": floor, "reason": "clock-floor"}
-        assert clock_floor(before) <= floor <= clock_floor(time.time()) and floor > 50
-        assert [r.seq for r in rows] == list(range(floor + 1, floor + 5)), "never a number issued before"
-        assert outbox.never_issued_ranges(1, floor + 10) == [(1, floor)]
-        again, _ = await opened(db)  # the skip is remembered in the database
-        assert again.never_issued_ranges(floor - 5, floor + 5) == [(floor - 5, floor)]
-        assert again.last_seq == floor + 4
-        await again.close()
-
-    asyncio.run(scenario())
+    await refill(db, 50)
+    garble(db)
+    (tmp_path / "o.db.state.json").write_bytes(b"\x00garbage{")
+    before = time.time()
+    outbox, rows = await refill(db, 3)
+    gap = json.loads(rows[0].payload)
+    validate_event(gap)
+    assert gap["type"] == "storegw.sequence-gap.v1" and gap["subject"] == "g"
+    floor = gap["data"]["to_seq"]
+    assert gap["data"] == {"from_seq": 1, "to_seq": floor, "reason": "clock-floor"}
+    assert clock_floor(before) <= floor <= clock_floor(time.time()) and floor > 50
+    assert [r.seq for r in rows] == list(range(floor + 1, floor + 5)), "never a number issued before"
+    assert outbox.never_issued_ranges(1, floor + 10) == [(1, floor)]
+    again, _ = await opened(db)  # the skip is remembered in the database
+    assert again.never_issued_ranges(floor - 5, floor + 5) == [(floor - 5, floor)]
+    assert again.last_seq == floor + 4
+    await again.close()
 
 
-def test_both_files_deleted_continue_above_the_clock_floor(tmp_path: Path) -> None:
+async def test_both_files_deleted_continue_above_the_clock_floor(tmp_path: Path) -> None:
     """`rm outbox.db*` leaves the marker, so numbering goes on above the clock floor."""
     db = tmp_path / "o.db"
-
-    async def scenario() -> None:
-        """The test's steps on one event loop."""
-        await refill(db, 20)
-        for path in tmp_path.glob("o.db*"):  # what `rm outbox.db*` does
-            path.unlink()
-        assert Path(marker_path(str(db))).exists(), "the marker is hidden from that glob"
-        _, rows = await refill(db, 2)
-        assert rows[0].seq > 20 and json.loads(rows[0].payload)["data"]["reason"] == "clock-floor"
-        assert rows[1].seq == rows[0].seq + 1
-
-    asyncio.run(scenario())
+    await refill(db, 20)
+    for path in tmp_path.glob("o.db*"):  # what `rm outbox.db*` does
+        path.unlink()
+    assert Path(marker_path(str(db))).exists(), "the marker is hidden from that glob"
+    _, rows = await refill(db, 2)
+    assert rows[0].seq > 20 and json.loads(rows[0].payload)["data"]["reason"] == "clock-floor"
+    assert rows[1].seq == rows[0].seq + 1
 
 
-def test_a_new_directory_starts_at_one_whatever_the_clock(tmp_path: Path) -> None:
+async def test_a_new_directory_starts_at_one_whatever_the_clock(tmp_path: Path) -> None:
     """A directory that never had an outbox numbers from 1 and does not consult the clock."""
-    async def scenario() -> list[int]:
-        """The test's steps on one event loop."""
-        _, rows = await refill(tmp_path / "o.db", 3, clock=lambda: 0.0)
-        return [r.seq for r in rows]
-
-    assert asyncio.run(scenario()) == [1, 2, 3]
+    _, rows = await refill(tmp_path / "o.db", 3, clock=lambda: 0.0)
+    seqs = [r.seq for r in rows]
+    assert seqs == [1, 2, 3]
 
 
-def test_an_obviously_wrong_clock_is_refused_only_when_the_clock_would_number(tmp_path: Path) -> None:
+async def test_an_obviously_wrong_clock_is_refused_only_when_the_clock_would_number(tmp_path: Path) -> None:
     """A clock before the release date or the newest file is refused; a right one is used."""
     db = tmp_path / "o.db"
-
-    async def scenario() -> None:
-        """The test's steps on one event loop."""
-        await refill(db, 5)
-        (tmp_path / "o.db.state.json").unlink()
-        db.unlink()
-        with pytest.raises(ClockUntrusted, match="before the date this storegw was written"):
-            await opened(db, clock=lambda: 1_000_000_000.0)  # a Pi without RTC that booted in 2001
-        future = time.time() + 86_400
-        os.utime(marker_path(str(db)), (future, future))  # written when the clock was a day ahead of this one
-        with pytest.raises(ClockUntrusted, match=r"\.o\.db\.numbered") as caught:
-            await opened(db)
-        assert "\n" not in str(caught.value)
-        os.utime(marker_path(str(db)))
-        _, rows = await refill(db, 1)  # a clock that is right again numbers above its floor
-        assert rows[0].seq > clock_floor(time.time() - 60)
-
-    asyncio.run(scenario())
+    await refill(db, 5)
+    (tmp_path / "o.db.state.json").unlink()
+    db.unlink()
+    with pytest.raises(ClockUntrusted, match="before the date this storegw was written"):
+        await opened(db, clock=lambda: 1_000_000_000.0)  # a Pi without RTC that booted in 2001
+    future = time.time() + 86_400
+    os.utime(marker_path(str(db)), (future, future))  # written when the clock was a day ahead of this one
+    with pytest.raises(ClockUntrusted, match=r"\.o\.db\.numbered") as caught:
+        await opened(db)
+    assert "\n" not in str(caught.value)
+    os.utime(marker_path(str(db)))
+    _, rows = await refill(db, 1)  # a clock that is right again numbers above its floor
+    assert rows[0].seq > clock_floor(time.time() - 60)
 
 
-def test_a_corrupt_database_skip_is_announced_once_and_answered_as_never_issued(tmp_path: Path) -> None:
+async def test_a_corrupt_database_skip_is_announced_once_and_answered_as_never_issued(tmp_path: Path) -> None:
     """After a corrupt database the reservation's skip is one sequence-gap event and never issued."""
     db = tmp_path / "o.db"
-
-    async def scenario() -> None:
-        """The test's steps on one event loop."""
-        await refill(db, 50, batch_max=300)
-        garble(db)
-        outbox, rows = await refill(db, 2)
-        gap = json.loads(rows[0].payload)
-        validate_event(gap)
-        assert gap["data"]["reason"] == "database-corrupt" and gap["data"]["from_seq"] == 51
-        last_skipped = gap["data"]["to_seq"]
-        assert last_skipped >= 50 + 100_000 and rows[0].seq == last_skipped + 1
-        assert outbox.never_issued_ranges(40, 60) == [(51, 60)]
-        _, later = await refill(db, 1)
-        assert later[0].seq == rows[-1].seq + 1 and json.loads(later[0].payload)["type"] != gap["type"]
-
-    asyncio.run(scenario())
+    await refill(db, 50, batch_max=300)
+    garble(db)
+    outbox, rows = await refill(db, 2)
+    gap = json.loads(rows[0].payload)
+    validate_event(gap)
+    assert gap["data"]["reason"] == "database-corrupt" and gap["data"]["from_seq"] == 51
+    last_skipped = gap["data"]["to_seq"]
+    assert last_skipped >= 50 + 100_000 and rows[0].seq == last_skipped + 1
+    assert outbox.never_issued_ranges(40, 60) == [(51, 60)]
+    _, later = await refill(db, 1)
+    assert later[0].seq == rows[-1].seq + 1 and json.loads(later[0].payload)["type"] != gap["type"]
 
 
-def test_a_skip_not_yet_committed_is_worked_out_again_after_a_crash(tmp_path: Path) -> None:
+async def test_a_skip_not_yet_committed_is_worked_out_again_after_a_crash(tmp_path: Path) -> None:
     """A skip whose notice was not committed yet is announced again at the next start."""
     db = tmp_path / "o.db"
-
-    async def scenario() -> None:
-        """The test's steps on one event loop."""
-        await refill(db, 10)
-        garble(db)
-        (tmp_path / "o.db.state.json").unlink()
-        crashed, _ = await opened(db)
-        assert crashed.queued == 1  # the notice waits for the first transaction
-        await crashed._close_db()  # killed before anything was committed
-        _, rows = await refill(db, 1)
-        notice = json.loads(rows[0].payload)
-        assert notice["type"] == "storegw.sequence-gap.v1" and notice["data"]["from_seq"] == 1
-        assert rows[1].seq == rows[0].seq + 1 > 10
-
-    asyncio.run(scenario())
+    await refill(db, 10)
+    garble(db)
+    (tmp_path / "o.db.state.json").unlink()
+    crashed, _ = await opened(db)
+    assert crashed.queued == 1  # the notice waits for the first transaction
+    await crashed.database.close()  # killed before anything was committed
+    _, rows = await refill(db, 1)
+    notice = json.loads(rows[0].payload)
+    assert notice["type"] == "storegw.sequence-gap.v1" and notice["data"]["from_seq"] == 1
+    assert rows[1].seq == rows[0].seq + 1 > 10
 
 
 def test_the_daemon_refuses_to_number_from_a_wrong_clock_with_one_sentence(tmp_path: Path) -> None:
