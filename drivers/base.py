@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -34,7 +35,8 @@ class DriverStats:
     reconnects: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     last_error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, int | float | bool] = field(default_factory=dict)
+    """Figures of the device's kind, by the names the health event declares for them (e.g. "tracks")."""
 
     def count_error(self, kind: str, message: str | None = None) -> None:
         """Count one error of ``kind`` and remember the latest message."""
@@ -47,15 +49,18 @@ class DriverStats:
         self.readings += n
         self.last_reading_monotonic = time.monotonic()
 
+    def last_reading_age_s(self) -> float | None:
+        """Seconds since the last reading (to the millisecond), None before the first."""
+        if self.last_reading_monotonic is None:
+            return None
+        return round(time.monotonic() - self.last_reading_monotonic, 3)
+
     def snapshot(self) -> dict[str, Any]:
-        """Plain-data view for health events and the status socket."""
-        age = None
-        if self.last_reading_monotonic is not None:
-            age = round(time.monotonic() - self.last_reading_monotonic, 3)
+        """Plain-data view of the counters (the health event and `storegw status` use the typed DeviceHealth)."""
         return {
             "state": str(self.state),
             "readings": self.readings,
-            "last_reading_age_s": age,
+            "last_reading_age_s": self.last_reading_age_s(),
             "reconnects": self.reconnects,
             "errors": dict(self.errors),
             "last_error": self.last_error,
@@ -68,21 +73,48 @@ class Driver(abc.ABC, Generic[R]):
 
     ``run(sink)`` owns the device for its lifetime: it connects, hands every reading to
     ``sink`` (a plain callable, called on the event loop thread), survives transient faults
-    itself (reconnecting with backoff and counting them in ``stats``) and returns or raises
-    only when it cannot go on; the supervisor then restarts it with its own backoff.
+    itself (reconnecting with backoff and counting them in ``stats``: ``retry_later``,
+    ``report_problem``, ``link_up``) and returns or raises only when it cannot go on; the
+    supervisor then restarts it with its own backoff.
     ``shutdown()`` may be called any number of times from the loop thread.
     """
 
     kind: str = ""
 
-    def __init__(self, device_id: str) -> None:
+    def __init__(self, device_id: str, *, stats: DriverStats | None = None, backoff: Backoff | None = None) -> None:
         self.device_id = device_id
-        self.stats = DriverStats()
+        self.stats = stats if stats is not None else DriverStats()
+        """Shared with whoever reports this device's health (the runner passes its own)."""
+        self.backoff = backoff if backoff is not None else Backoff()
+        """Paces reconnect attempts; a subclass passes its own limits."""
+        self.log = logging.getLogger(f"storegw.driver.{self.kind or 'base'}")
         self._closed = False
 
     @abc.abstractmethod
     async def run(self, sink: Callable[[R], None]) -> None:
         """Produce readings into ``sink`` until cancelled or shut down."""
+
+    def report_problem(self, kind: str, message: str, *, then: str = "") -> None:
+        """The link is lost or unusable: mark it reconnecting, count ``kind``, log ``message`` if it is new.
+
+        A device that stays away fails the same way on every attempt: one log line per new problem,
+        not one per retry (``then`` is appended to that line, e.g. "; reconnecting").
+        """
+        self.stats.state = DriverState.RECONNECTING
+        if message != self.stats.last_error:
+            self.log.warning("%s: %s%s", self.device_id, message, then)
+        self.stats.count_error(kind, message)
+
+    async def retry_later(self, kind: str, message: str, *, then: str = "") -> None:
+        """Report the problem (see ``report_problem``), then wait out the backoff before the next attempt."""
+        self.report_problem(kind, message, then=then)
+        await self.backoff.sleep()
+
+    def link_up(self, reconnected: bool) -> None:
+        """The device answers again: CONNECTED, and one more reconnect counted unless this is the first link."""
+        if reconnected:
+            self.stats.reconnects += 1
+        self.stats.state = DriverState.CONNECTED
 
     def shutdown(self) -> None:
         """Release the device; idempotent."""

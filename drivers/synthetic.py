@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from drivers.base import Driver, DriverState
+from drivers.base import Driver, DriverState, DriverStats
 
 
 @dataclass(slots=True)
@@ -23,8 +23,8 @@ class SyntheticDriver(Driver[SyntheticReading]):
 
     kind = "synthetic"
 
-    def __init__(self, device_id: str, rate: float) -> None:
-        super().__init__(device_id)
+    def __init__(self, device_id: str, rate: float, *, stats: DriverStats | None = None) -> None:
+        super().__init__(device_id, stats=stats)
         self.rate = rate
 
     async def run(self, sink: Callable[[SyntheticReading], None]) -> None:

@@ -6,15 +6,15 @@ import asyncio
 import importlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from drivers.base import Backoff, DriverState, DriverStats
-from gateway.devices import load_runner
+from gateway.config.redact import redact_url
+from gateway.devices import AnyDeviceConfig, load_runner
 from gateway.devices.context import DeviceContext
 from gateway.devices.extras import extra_import_error, missing_extra_sentence
-from gateway.pipelines import Event
+from gateway.events.sink import EventSink
+from gateway.events.types.health import DeviceHealth
 
 log = logging.getLogger("storegw.supervisor")
 
@@ -23,7 +23,7 @@ log = logging.getLogger("storegw.supervisor")
 class DeviceSlot:
     """One configured device and its running task."""
 
-    config: Any
+    config: AnyDeviceConfig
     context: DeviceContext
     task: asyncio.Task[None] | None = None
     restarts: int = 0
@@ -32,22 +32,34 @@ class DeviceSlot:
     @property
     def kind(self) -> str:
         """The device kind, e.g. serial_counter."""
-        return type(self.config).__struct_config__.tag  # type: ignore[no-any-return]
+        return self.config.kind
+
+    def health(self) -> DeviceHealth:
+        """This device's health: what its driver counts, the figures of its kind, the restarts."""
+        stats = self.context.stats
+        # the error may quote a URL with a password (a camera source): it leaves the box redacted
+        last_error = None if stats.last_error is None else redact_url(stats.last_error)
+        # the kind's figures are keyword arguments: one DeviceHealth does not declare is a TypeError here
+        return DeviceHealth(kind=self.kind, state=str(stats.state), readings=stats.readings,
+                            last_reading_age_s=stats.last_reading_age_s(), reconnects=stats.reconnects,
+                            errors=dict(stats.errors), last_error=last_error, restarts=self.restarts,
+                            **stats.extra)  # type: ignore[arg-type]
 
 
 class Supervisor:
     """Owns the device tasks; one failing device never stops another."""
 
-    def __init__(self, emit_event: Callable[[str, Event], None], data_dir: str, config_path: str = "") -> None:
-        self._emit_event = emit_event
+    def __init__(self, sink: EventSink, data_dir: str, config_path: str = "") -> None:
+        self.sink = sink
+        """Where every device's events go (the gateway, which commits them to the outbox)."""
         self.data_dir = data_dir
         self.config_path = config_path
         self.slots: dict[str, DeviceSlot] = {}
 
-    def start(self, config: Any) -> None:
+    def start(self, config: AnyDeviceConfig) -> None:
         """Start supervising one device config."""
         device_id = config.id
-        context = DeviceContext(device_id=device_id, emit_event=self._emit_event, stats=DriverStats(),
+        context = DeviceContext(device_id=device_id, sink=self.sink, stats=DriverStats(),
                                 log=logging.getLogger(f"storegw.device.{device_id}"), data_dir=self.data_dir,
                                 config_path=self.config_path)
         slot = DeviceSlot(config=config, context=context)
@@ -112,7 +124,7 @@ class Supervisor:
         """Stop every device."""
         await asyncio.gather(*(self.stop(device_id) for device_id in list(self.slots)))
 
-    async def apply(self, configs: list[Any]) -> list[str]:
+    async def apply(self, configs: list[AnyDeviceConfig]) -> list[str]:
         """Reconcile running devices with a new device list; returns what changed."""
         wanted = {c.id: c for c in configs if c.enabled}
         changes = []
@@ -131,7 +143,6 @@ class Supervisor:
                 changes.append(f"{'retried' if device_id in retried else 'started'} {device_id}")
         return changes
 
-    def health(self) -> dict[str, dict[str, Any]]:
+    def health(self) -> dict[str, DeviceHealth]:
         """Per-device health for the health event and `storegw status`."""
-        return {device_id: {"kind": slot.kind, **slot.context.stats.snapshot(), "restarts": slot.restarts}
-                for device_id, slot in self.slots.items()}
+        return {device_id: slot.health() for device_id, slot in self.slots.items()}

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from drivers.base import Backoff, Driver, DriverState
+from drivers.base import Backoff, Driver, DriverState, DriverStats
 from drivers.ble.adverts import Advert
 
 log = logging.getLogger("storegw.driver.ble")
@@ -27,14 +27,13 @@ class BLEDriver(Driver[Advert]):
 
     def __init__(self, device_id: str, *, adapter: str = "hci0", scanning_mode: str = "active",
                  watchdog_s: float = 60.0, backend: type | None = None, backend_kwargs: dict[str, Any] | None = None,
-                 backoff: Backoff | None = None) -> None:
-        super().__init__(device_id)
+                 backoff: Backoff | None = None, stats: DriverStats | None = None) -> None:
+        super().__init__(device_id, stats=stats, backoff=backoff or Backoff(initial=1.0, maximum=60.0))
         self.adapter = adapter
         self.scanning_mode = scanning_mode
         self.watchdog_s = watchdog_s
         self.backend = backend
         self.backend_kwargs = backend_kwargs or {}
-        self.backoff = backoff or Backoff(initial=1.0, maximum=60.0)
         self.watchdog_restarts = 0
         self._last_advert = time.monotonic()
 
@@ -78,15 +77,10 @@ class BLEDriver(Driver[Advert]):
             except Exception as exc:
                 text = f"{type(exc).__name__}: {exc}"
                 kind = "in_progress" if "InProgress" in text else "adapter"
-                self.stats.count_error(kind, f"scanner did not start ({text})")
-                self.stats.state = DriverState.RECONNECTING
-                log.warning("%s: scanner did not start (%s); retrying", self.device_id, text)
-                await self.backoff.sleep()
+                await self.retry_later(kind, f"scanner did not start ({text})", then="; retrying")
                 continue
-            if not first:
-                self.stats.reconnects += 1
+            self.link_up(reconnected=not first)
             first = False
-            self.stats.state = DriverState.CONNECTED
             self._last_advert = time.monotonic()
             try:
                 await self._watch()
@@ -106,6 +100,7 @@ class BLEDriver(Driver[Advert]):
             if silent > self.watchdog_s:
                 self.watchdog_restarts += 1
                 self.stats.extra["watchdog_restarts"] = self.watchdog_restarts
+                # counted and logged every time, not once per new message: each restart is news
                 self.stats.count_error("watchdog", f"no advert for {silent:.1f} s; restarting the scan")
                 log.warning("%s: no advert for %.1f s; restarting the scan", self.device_id, silent)
                 return

@@ -9,7 +9,6 @@ jittered backoff. Frames stay in RAM: nothing here writes an image anywhere.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import threading
 import time
@@ -17,9 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from drivers.base import Backoff, Driver, DriverState
-
-log = logging.getLogger("storegw.driver.camera")
+from drivers.base import Backoff, Driver, DriverStats
 
 
 @dataclass(slots=True)
@@ -70,14 +67,14 @@ class CameraDriver(Driver[Frame]):
     kind = "camera"
 
     def __init__(self, device_id: str, *, source: str, fps: float | None = None, loop: bool = False,
-                 realtime: bool = True, stall_s: float = 10.0, backoff: Backoff | None = None) -> None:
-        super().__init__(device_id)
+                 realtime: bool = True, stall_s: float = 10.0, backoff: Backoff | None = None,
+                 stats: DriverStats | None = None) -> None:
+        super().__init__(device_id, stats=stats, backoff=backoff or Backoff(initial=1.0, maximum=30.0))
         self.source = source
         self.fps = fps
         self.loop_file = loop
         self.realtime = realtime
         self.stall_s = stall_s
-        self.backoff = backoff or Backoff(initial=1.0, maximum=30.0)
         self._latest: Frame | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -146,13 +143,11 @@ class CameraDriver(Driver[Frame]):
             capture = open_capture(self.source, self.fps)
             if not capture.isOpened():
                 capture.release()
-                post(self._problem, "open_failed", f"cannot open {self._safe_source()}")
+                post(self.report_problem, "open_failed", f"cannot open {self._safe_source()}")
                 self._stop.wait(self.backoff.next_delay())
                 continue
-            if not first:
-                post(self._reconnected)
+            post(self.link_up, not first)
             first = False
-            post(self._set_state, DriverState.CONNECTED)
             reason = self._read(capture, hand_over)
             capture.release()
             if reason == "end":
@@ -163,7 +158,7 @@ class CameraDriver(Driver[Frame]):
                 continue
             if self._stop.is_set():
                 return
-            post(self._problem, "stalled", f"{self._safe_source()}: {reason}")
+            post(self.report_problem, "stalled", f"{self._safe_source()}: {reason}")
             self._stop.wait(self.backoff.next_delay())
 
     def _read(self, capture: Any, hand_over: Callable[[Frame], None]) -> str:
@@ -205,21 +200,6 @@ class CameraDriver(Driver[Frame]):
     def _safe_source(self) -> str:
         """The source without credentials (RTSP URLs often carry user:password@)."""
         return safe_source(self.source, mask="")
-
-    def _set_state(self, state: DriverState) -> None:
-        """Loop-side state change."""
-        self.stats.state = state
-
-    def _problem(self, kind: str, message: str) -> None:
-        """Loop-side error count."""
-        self.stats.state = DriverState.RECONNECTING
-        if message != self.stats.last_error:
-            log.warning("%s: %s", self.device_id, message)
-        self.stats.count_error(kind, message)
-
-    def _reconnected(self) -> None:
-        """Loop-side reconnect count."""
-        self.stats.reconnects += 1
 
     def _shutdown(self) -> None:
         """Stop the grabber thread."""

@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from drivers.base import Backoff, Driver, DriverState
+from drivers.base import Backoff, Driver, DriverState, DriverStats
 from drivers.llrp.framing import MAX_MESSAGE_BYTES, FrameError, LLRPFramer
-
-log = logging.getLogger("storegw.driver.llrp")
 
 # Fields we always need, whatever else is configured (sllurp's defaults leave them off).
 REQUIRED_CONTENT = {"EnableAntennaID": True, "EnablePeakRSSI": True, "EnableFirstSeenTimestamp": True,
@@ -92,15 +89,15 @@ class LLRPDriver(Driver[list[TagRead]]):
 
     def __init__(self, device_id: str, *, host: str, port: int = 5084, reader_config: dict[str, Any] | None = None,
                  silence_timeout_s: float = 10.0, connect_timeout_s: float = 5.0,
-                 max_message_bytes: int = MAX_MESSAGE_BYTES, backoff: Backoff | None = None) -> None:
-        super().__init__(device_id)
+                 max_message_bytes: int = MAX_MESSAGE_BYTES, backoff: Backoff | None = None,
+                 stats: DriverStats | None = None) -> None:
+        super().__init__(device_id, stats=stats, backoff=backoff or Backoff(initial=1.0, maximum=30.0))
         self.host = host
         self.port = port
         self.reader_config = dict(reader_config or {})
         self.silence_timeout_s = silence_timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.max_message_bytes = max_message_bytes
-        self.backoff = backoff or Backoff(initial=1.0, maximum=30.0)
         self.last_activity = time.monotonic()
         self.reads_total = 0
         self.connections = 0
@@ -145,20 +142,14 @@ class LLRPDriver(Driver[list[TagRead]]):
                     await loop.run_in_executor(None, client.connect)
             except Exception as exc:
                 self._hard_disconnect(client)
-                self.stats.state = DriverState.RECONNECTING
-                message = f"cannot connect to {self.host}:{self.port} ({type(exc).__name__}: {exc})"
-                if message != self.stats.last_error:
-                    log.warning("%s: %s", self.device_id, message)
-                self.stats.count_error("connect", message)
-                await self.backoff.sleep()
+                await self.retry_later("connect", f"cannot connect to {self.host}:{self.port} "
+                                                  f"({type(exc).__name__}: {exc})")
                 continue
-            if not first:
-                self.stats.reconnects += 1
-            first = False
             self.connections += 1
             self._client = client
             self.last_activity = time.monotonic()
-            self.stats.state = DriverState.CONNECTED
+            self.link_up(reconnected=not first)
+            first = False
             try:
                 why = await self._watch(lost)
             finally:
@@ -167,16 +158,12 @@ class LLRPDriver(Driver[list[TagRead]]):
             self._client = None
             if self.closed:
                 break
-            self.stats.state = DriverState.RECONNECTING
             if self._protocol_error is not None:
                 kind = "protocol"
                 why = f"the peer at {self.host}:{self.port} does not speak LLRP: {self._protocol_error}"
             else:
                 kind = "silent" if "silent" in why else "disconnected"
-            if why != self.stats.last_error:  # one line per new problem, not one per retry
-                log.warning("%s: %s; reconnecting", self.device_id, why)
-            self.stats.count_error(kind, why)
-            await self.backoff.sleep()
+            await self.retry_later(kind, why, then="; reconnecting")
 
     def _new_client(self, loop: asyncio.AbstractEventLoop, sink: Callable[[list[TagRead]], None],
                     lost: asyncio.Event) -> Any:

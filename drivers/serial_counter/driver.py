@@ -18,7 +18,7 @@ from typing import Any
 
 import serial
 
-from drivers.base import Backoff, Driver, DriverState
+from drivers.base import Backoff, Driver, DriverStats
 from drivers.serial_counter.ascii import MAX_COUNT, AsciiParser
 from drivers.serial_counter.readings import CounterReading
 from drivers.serial_counter.terabee import TerabeeParser
@@ -38,8 +38,9 @@ class SerialCounterDriver(Driver[CounterReading]):
 
     def __init__(self, device_id: str, *, port: str, protocol: str = "ascii", baudrate: int = 115200,
                  read_timeout_s: float = 1.0, unplug_timeout_s: float = 10.0,
-                 counter_bits: int | None = None, backoff: Backoff | None = None) -> None:
-        super().__init__(device_id)
+                 counter_bits: int | None = None, backoff: Backoff | None = None,
+                 stats: DriverStats | None = None) -> None:
+        super().__init__(device_id, stats=stats, backoff=backoff or Backoff(initial=0.5, maximum=30.0))
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown counter protocol {protocol!r}; use one of {PROTOCOLS}")
         if counter_bits is not None and not 1 <= counter_bits <= 64:
@@ -51,7 +52,6 @@ class SerialCounterDriver(Driver[CounterReading]):
         self.baudrate = baudrate
         self.read_timeout_s = read_timeout_s
         self.unplug_timeout_s = unplug_timeout_s
-        self.backoff = backoff or Backoff(initial=0.5, maximum=30.0)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._handle: Any = None
@@ -104,20 +104,18 @@ class SerialCounterDriver(Driver[CounterReading]):
             try:
                 handle = serial.serial_for_url(self.port, baudrate=self.baudrate, timeout=self.read_timeout_s)
             except (serial.SerialException, OSError, ValueError) as exc:
-                post(self._set_state, DriverState.RECONNECTING, "open_failed", f"cannot open {self.port}: {exc}")
+                post(self._problem, "open_failed", f"cannot open {self.port}: {exc}")
                 self._stop.wait(self.backoff.next_delay())
                 continue
             self._handle = handle
-            if not first:
-                post(self._count_reconnect)
+            post(self._opened, not first)
             first = False
-            post(self._set_state, DriverState.CONNECTED, None, None)
             try:
                 self._read_port(handle, hand_over, post)
             except DeviceSilent as exc:
-                post(self._set_state, DriverState.RECONNECTING, "silent", str(exc))
+                post(self._problem, "silent", str(exc))
             except (serial.SerialException, OSError) as exc:
-                post(self._set_state, DriverState.RECONNECTING, "unplugged", f"{self.port}: {exc}")
+                post(self._problem, "unplugged", f"{self.port}: {exc}")
             finally:
                 self._handle = None
                 try:
@@ -151,20 +149,19 @@ class SerialCounterDriver(Driver[CounterReading]):
                 hand_over([CounterReading(str(r.sensor_id), r.count_in, r.count_out, received) for r in reports])
 
     # ---- loop-side bookkeeping ---------------------------------------------------------
-    def _set_state(self, state: DriverState, error_kind: str | None, message: str | None) -> None:
-        """Record a state change (and an error) on the loop thread."""
-        if self.closed:
-            return
-        self.stats.state = state
-        if error_kind:
-            if message != self.stats.last_error:  # one line per new problem, not one per retry
-                log.warning("%s: %s", self.device_id, message)
-            self.stats.count_error(error_kind, message)
+    def _problem(self, kind: str, message: str) -> None:
+        """The port failed or would not open (loop thread); a report racing shutdown must not undo STOPPED."""
+        if not self.closed:
+            self.report_problem(kind, message)
 
-    def _count_reconnect(self) -> None:
-        """The port was reopened after a loss."""
-        self.stats.reconnects += 1
-        log.info("%s: %s reopened", self.device_id, self.port)
+    def _opened(self, reconnected: bool) -> None:
+        """The port is open (loop thread); a reopen after a loss is counted and logged."""
+        if reconnected:
+            log.info("%s: %s reopened", self.device_id, self.port)
+        if self.closed:  # opened while shutting down: counted, but the device stays STOPPED
+            self.stats.reconnects += 1 if reconnected else 0
+            return
+        self.link_up(reconnected=reconnected)
 
     def _count_garbage(self, count: int) -> None:
         """Bytes or lines that were not a valid report."""

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from drivers.base import DriverStats
+from gateway.events.sink import EventSink
 from gateway.pipelines import Event
 
 
@@ -16,8 +17,8 @@ class DeviceContext:
     """Runtime handle of one device: where its events go and where its health is kept."""
 
     device_id: str
-    emit_event: Callable[[str, Event], None]
-    """Called with (subject, event); commits the event to the outbox (never blocks)."""
+    sink: EventSink
+    """Commits this device's events to the outbox (never blocks)."""
     stats: DriverStats = field(default_factory=DriverStats)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("storegw.device"))
     clock: Callable[[], float] = time.time
@@ -27,9 +28,9 @@ class DeviceContext:
 
     def emit(self, event: Event) -> None:
         """Hand one event of this device to the outbox."""
-        self.emit_event(self.device_id, event)
+        self.sink.commit_event(self.device_id, event)
 
     def emit_all(self, events: list[Event]) -> None:
         """Hand several events of this device to the outbox, in order."""
         for event in events:
-            self.emit_event(self.device_id, event)
+            self.sink.commit_event(self.device_id, event)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import struct
 from typing import Any
 
+from drivers.base import DriverStats
 from drivers.ble import Advert, BLEDriver
 from gateway.config import read_secret
 from gateway.devices.ble.config import BLEConfig
 from gateway.devices.context import DeviceContext
+from gateway.devices.stream import run_stream
 from gateway.pipelines.presence import PresencePipeline, PresenceSettings
 
 
@@ -24,8 +25,8 @@ def presence_settings(cfg: BLEConfig, config_path: str | None = None) -> Presenc
                             member_key=key)
 
 
-def build_driver(cfg: BLEConfig) -> BLEDriver:
-    """The real driver, on the adapter or on the replay scanner."""
+def build_driver(cfg: BLEConfig, stats: DriverStats | None = None) -> BLEDriver:
+    """The real driver, on the adapter or on the replay scanner, counting into ``stats``."""
     backend: Any = None
     backend_kwargs: dict[str, Any] = {}
     if cfg.replay:
@@ -34,13 +35,12 @@ def build_driver(cfg: BLEConfig) -> BLEDriver:
         backend = ReplayScanner
         backend_kwargs = {"recording": cfg.replay, "speed": cfg.replay_speed, "loop": cfg.replay_loop}
     return BLEDriver(cfg.id, adapter=cfg.adapter, scanning_mode=cfg.scanning_mode, watchdog_s=cfg.watchdog_s,
-                     backend=backend, backend_kwargs=backend_kwargs)
+                     backend=backend, backend_kwargs=backend_kwargs, stats=stats)
 
 
 async def run_device(cfg: BLEConfig, ctx: DeviceContext) -> None:
     """Scan and report presence until cancelled."""
-    driver = build_driver(cfg)
-    driver.stats = ctx.stats
+    driver = build_driver(cfg, ctx.stats)
     pipeline = PresencePipeline(presence_settings(cfg, ctx.config_path))
 
     def on_advert(advert: Advert) -> None:
@@ -53,18 +53,14 @@ async def run_device(cfg: BLEConfig, ctx: DeviceContext) -> None:
             return
         ctx.emit_all(events)
 
-    async def ticker() -> None:
-        """Close intervals and refresh health once a second."""
-        while True:
-            await asyncio.sleep(1.0)
-            ctx.emit_all(pipeline.tick(ctx.clock()))
-            ctx.stats.extra.update(tracks=len(pipeline.tracks), evicted=pipeline.stats.evicted,
-                                   member_adverts_dropped=pipeline.stats.member_adverts_dropped)
+    def tick(now: float) -> None:
+        """Close intervals and refresh health."""
+        ctx.emit_all(pipeline.tick(now))
+        ctx.stats.extra.update(tracks=len(pipeline.tracks), evicted=pipeline.stats.evicted,
+                               member_adverts_dropped=pipeline.stats.member_adverts_dropped)
 
-    tick_task = asyncio.create_task(ticker())
-    try:
-        await driver.run(on_advert)
-    finally:
-        tick_task.cancel()
-        driver.shutdown()
-        ctx.emit_all(pipeline.close_all(ctx.clock()))
+    def flush(now: float) -> None:
+        """End every open visit: the scanner is gone."""
+        ctx.emit_all(pipeline.close_all(now))
+
+    await run_stream(driver, ctx, on_advert, tick=tick, flush=flush)

@@ -19,14 +19,17 @@ def geometry(cfg: CameraConfig) -> tuple[list[CountingLine], list[Zone]]:
 
 
 async def run_device(cfg: CameraConfig, ctx: DeviceContext) -> None:
-    """Count people until cancelled; a bad model fails this camera only (the supervisor retries)."""
+    """Count people until cancelled; a bad model fails this camera only (the supervisor retries).
+
+    Not a ``run_stream``: frames are taken at the camera's own pace (the latest one, detect_fps times
+    a second) and inference awaits an executor, rather than readings pushed into a callback.
+    """
     from gateway.vision.setup import build_engine
 
     lines, zones = geometry(cfg)
     engine = build_engine(lines, zones, interval_s=cfg.interval_s, score_threshold=cfg.score_threshold,
                           hysteresis_px=cfg.hysteresis_px, threads=cfg.threads, demographics=cfg.demographics)
-    driver = CameraDriver(cfg.id, source=cfg.source, fps=cfg.fps, loop=cfg.loop, stall_s=cfg.stall_s)
-    driver.stats = ctx.stats
+    driver = CameraDriver(cfg.id, source=cfg.source, fps=cfg.fps, loop=cfg.loop, stall_s=cfg.stall_s, stats=ctx.stats)
     loop = asyncio.get_running_loop()
     grabbing = asyncio.create_task(driver.run(lambda frame: None))
     period = 1.0 / cfg.detect_fps

@@ -1,12 +1,16 @@
-"""Runs an LLRP reader: tag reads -> inventory pipeline -> item and stock-count events."""
+"""Runs an LLRP reader: tag reads -> inventory pipeline -> item and stock-count events.
+
+The path of one read: ``LLRPDriver`` posts a batch of ``TagRead`` to ``on_reads`` below,
+``InventoryPipeline.feed`` turns each into events, ``DeviceContext.emit_all`` hands them to the
+``EventSink`` (the gateway), whose ``commit_event`` queues them for the outbox.
+"""
 
 from __future__ import annotations
-
-import asyncio
 
 from drivers.llrp import LLRPDriver, TagRead
 from gateway.devices.context import DeviceContext
 from gateway.devices.llrp.config import LLRPConfig
+from gateway.devices.stream import run_stream
 from gateway.pipelines.rfid_inventory import InventoryPipeline, InventorySettings
 
 
@@ -20,30 +24,22 @@ def inventory_settings(cfg: LLRPConfig) -> InventorySettings:
 async def run_device(cfg: LLRPConfig, ctx: DeviceContext) -> None:
     """Inventory until cancelled; the driver reconnects by itself."""
     driver = LLRPDriver(cfg.id, host=cfg.host, port=cfg.port, reader_config=cfg.sllurp_settings(),
-                        silence_timeout_s=cfg.silence_timeout_s)
-    driver.stats = ctx.stats
+                        silence_timeout_s=cfg.silence_timeout_s, stats=ctx.stats)
     pipeline = InventoryPipeline(inventory_settings(cfg))
-    last = {"reads": 0, "t": ctx.clock()}
+    last_reads, last_t = 0, ctx.clock()
 
     def on_reads(reads: list[TagRead]) -> None:
         """Feed a batch of tag reads to the pipeline."""
         for read in reads:
             ctx.emit_all(pipeline.feed(cfg.id, read.epc, read.antenna, read.rssi, read.time))
 
-    async def ticker() -> None:
-        """Close intervals and refresh health once a second."""
-        while True:
-            await asyncio.sleep(1.0)
-            now = ctx.clock()
-            ctx.emit_all(pipeline.tick(now))
-            rate = (driver.reads_total - last["reads"]) / max(now - last["t"], 1e-3)
-            last.update(reads=driver.reads_total, t=now)
-            ctx.stats.extra.update(reads_per_s=round(rate, 1), tags=len(pipeline.tags), cycle=pipeline.cycle,
-                                   connected=ctx.stats.state == "connected")
+    def tick(now: float) -> None:
+        """Close intervals and refresh health."""
+        nonlocal last_reads, last_t
+        ctx.emit_all(pipeline.tick(now))
+        rate = (driver.reads_total - last_reads) / max(now - last_t, 1e-3)
+        last_reads, last_t = driver.reads_total, now
+        ctx.stats.extra.update(reads_per_s=round(rate, 1), tags=len(pipeline.tags), cycle=pipeline.cycle,
+                               connected=ctx.stats.state == "connected")
 
-    tick_task = asyncio.create_task(ticker())
-    try:
-        await driver.run(on_reads)
-    finally:
-        tick_task.cancel()
-        driver.shutdown()
+    await run_stream(driver, ctx, on_reads, tick=tick)

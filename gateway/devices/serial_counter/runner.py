@@ -6,13 +6,13 @@ passed while the gateway was restarting are counted in the first interval after 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 
 from drivers.serial_counter import CounterReading, SerialCounterDriver
 from gateway.devices.context import DeviceContext
 from gateway.devices.serial_counter.config import SerialCounterConfig
+from gateway.devices.stream import run_stream
 from gateway.pipelines.counters import Baseline, FootfallCounter
 
 TICK_S = 1.0
@@ -54,8 +54,7 @@ async def run_device(cfg: SerialCounterConfig, ctx: DeviceContext) -> None:
     counter_bits = 16 if cfg.protocol == "terabee" else cfg.counter_bits
     driver = SerialCounterDriver(cfg.id, port=cfg.port, protocol=cfg.protocol, baudrate=cfg.baudrate,
                                  read_timeout_s=cfg.read_timeout_s, unplug_timeout_s=cfg.unplug_timeout_s,
-                                 counter_bits=counter_bits)
-    driver.stats = ctx.stats
+                                 counter_bits=counter_bits, stats=ctx.stats)
     counter = FootfallCounter(cfg.door or cfg.id, cfg.interval_s, counter_bits, load_baseline(ctx))
 
     def on_reading(reading: CounterReading) -> None:
@@ -64,20 +63,16 @@ async def run_device(cfg: SerialCounterConfig, ctx: DeviceContext) -> None:
         ctx.emit_all(events)
         ctx.stats.extra.update(resets=counter.resets, wraps=counter.wraps, out_of_range=counter.out_of_range)
 
-    async def ticker() -> None:
-        """Close intervals and refresh health once a second."""
-        while True:
-            await asyncio.sleep(TICK_S)
-            events = counter.tick(ctx.clock())
-            if events:
-                ctx.emit_all(events)
-                save_baseline(ctx, counter.baseline)
+    def tick(now: float) -> None:
+        """Close intervals; a closed interval moves the saved baseline."""
+        events = counter.tick(now)
+        if events:
+            ctx.emit_all(events)
+            save_baseline(ctx, counter.baseline)
 
-    tick_task = asyncio.create_task(ticker())
-    try:
-        await driver.run(on_reading)
-    finally:
-        tick_task.cancel()
-        driver.shutdown()
-        ctx.emit_all(counter.flush(ctx.clock()))
+    def flush(now: float) -> None:
+        """Report the interval in progress and keep the baseline for the next run."""
+        ctx.emit_all(counter.flush(now))
         save_baseline(ctx, counter.baseline)
+
+    await run_stream(driver, ctx, on_reading, tick=tick, flush=flush, tick_s=TICK_S)

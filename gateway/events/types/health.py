@@ -2,22 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 
-class DeviceHealth(msgspec.Struct, kw_only=True):
-    """State of one device as its driver reports it; kinds add their own fields."""
+class DeviceHealth(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """State of one device: what every driver reports, then the figures of its kind.
+
+    A kind's figures are absent (UNSET) until its integration first reports them (most within a second
+    of starting, ``watchdog_restarts`` at the first restart); other kinds' figures are never sent.
+    """
 
     kind: str
+    """The device kind, as in the config, e.g. "llrp"."""
     state: str
+    """starting, connected, reconnecting, failed or stopped."""
     readings: int
     last_reading_age_s: float | None
     reconnects: int
-    restarts: int
     errors: dict[str, int]
-    last_error: str | None = None
+    last_error: str | None
+    # ---- llrp
+    reads_per_s: float | UnsetType = UNSET
+    tags: int | UnsetType = UNSET
+    """Tags the inventory currently tracks."""
+    cycle: int | UnsetType = UNSET
+    """Stock-count cycles completed."""
+    connected: bool | UnsetType = UNSET
+    # ---- serial_counter
+    resets: int | UnsetType = UNSET
+    wraps: int | UnsetType = UNSET
+    out_of_range: int | UnsetType = UNSET
+    """Reports whose count is outside the counter's range (skipped)."""
+    # ---- ble and camera
+    tracks: int | UnsetType = UNSET
+    # ---- ble
+    evicted: int | UnsetType = UNSET
+    """Tracks dropped because max_tracks was reached."""
+    member_adverts_dropped: int | UnsetType = UNSET
+    watchdog_restarts: int | UnsetType = UNSET
+    """Scans restarted because no advert came for watchdog_s."""
+    # ---- camera
+    input_fps: float | UnsetType = UNSET
+    processed_fps: float | UnsetType = UNSET
+    detected_fps: float | UnsetType = UNSET
+    skipped_frames: int | UnsetType = UNSET
+    """Frames grabbed that inference never took (only the latest frame is kept)."""
+    # last, after the kind's figures, as the payload always had it
+    restarts: int
+    """Times the supervisor restarted the device's integration."""
 
 
 class OutboxHealth(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -59,7 +94,7 @@ class HealthData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     commit: str
     """The commit the running code was built from ("unknown" when it cannot tell)."""
     uptime_s: float
-    devices: dict[str, dict[str, Any]]
+    devices: dict[str, DeviceHealth]
     outbox: OutboxHealth
     mqtt: MqttHealth
     disk_free_bytes: int

@@ -40,20 +40,16 @@ class StallingScanner(BaseBleakScanner):
         return None
 
 
-def test_watchdog_restarts_a_silent_scanner_and_in_progress_is_retried() -> None:
+async def test_watchdog_restarts_a_silent_scanner_and_in_progress_is_retried() -> None:
     adverts: list[Advert] = []
     driver = BLEDriver("ble", watchdog_s=0.3, backend=StallingScanner, backoff=Backoff(initial=0.05, maximum=0.1))
-
-    async def scenario() -> None:
-        task = asyncio.create_task(driver.run(adverts.append))
-        for _ in range(200):
-            if driver.watchdog_restarts >= 2 and driver.stats.reconnects >= 2:
-                break
-            await asyncio.sleep(0.05)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    asyncio.run(scenario())
+    task = asyncio.create_task(driver.run(adverts.append))
+    for _ in range(200):
+        if driver.watchdog_restarts >= 2 and driver.stats.reconnects >= 2:
+            break
+        await asyncio.sleep(0.05)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
     assert driver.stats.errors["in_progress"] == 1
     assert driver.watchdog_restarts >= 2 and driver.stats.errors["watchdog"] >= 2
     assert driver.stats.reconnects >= 2
@@ -62,24 +58,20 @@ def test_watchdog_restarts_a_silent_scanner_and_in_progress_is_retried() -> None
     assert bluez == {"adapter": "hci0", "filters": {"DuplicateData": True}}, "duplicate filtering must be off"
 
 
-def test_replay_backend_feeds_the_real_driver(tmp_path: Path) -> None:
+async def test_replay_backend_feeds_the_real_driver(tmp_path: Path) -> None:
     scene = generate(minutes=2, visitors=3, passers_by=2, members=0, seed=9, max_gap_s=2)
     recording = tmp_path / "scene.jsonl"
     scene.write(str(recording))
     adverts: list[Advert] = []
     driver = BLEDriver("ble", watchdog_s=30, backend=ReplayScanner,
                        backend_kwargs={"recording": str(recording), "speed": 200.0})
-
-    async def scenario() -> None:
-        task = asyncio.create_task(driver.run(adverts.append))
-        for _ in range(200):
-            if len(adverts) == len(scene.adverts):
-                break
-            await asyncio.sleep(0.05)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    asyncio.run(scenario())
+    task = asyncio.create_task(driver.run(adverts.append))
+    for _ in range(200):
+        if len(adverts) == len(scene.adverts):
+            break
+        await asyncio.sleep(0.05)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
     assert len(adverts) == len(scene.adverts)
     assert driver.stats.state in (DriverState.CONNECTED, DriverState.STOPPED)
     assert [a.address for a in adverts] == [a.address for a in scene.adverts]
@@ -112,22 +104,18 @@ class LostAdapterScanner(BaseBleakScanner):
         return None
 
 
-def test_lost_adapter_is_retried_with_backoff_in_passive_mode_on_the_configured_adapter() -> None:
+async def test_lost_adapter_is_retried_with_backoff_in_passive_mode_on_the_configured_adapter() -> None:
     """A missing adapter is counted and retried; passive mode and the adapter reach bleak."""
     adverts: list[Advert] = []
     driver = BLEDriver("ble", adapter="hci1", scanning_mode="passive", watchdog_s=30,
                        backend=LostAdapterScanner, backoff=Backoff(initial=0.02, maximum=0.05))
-
-    async def scenario() -> None:
-        task = asyncio.create_task(driver.run(adverts.append))
-        for _ in range(200):
-            if adverts:
-                break
-            await asyncio.sleep(0.02)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    asyncio.run(scenario())
+    task = asyncio.create_task(driver.run(adverts.append))
+    for _ in range(200):
+        if adverts:
+            break
+        await asyncio.sleep(0.02)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
     assert driver.stats.errors["adapter"] == 2, "each failed start on a missing adapter is counted"
     assert "in_progress" not in driver.stats.errors
     assert [a.rssi for a in adverts] == [-55]
@@ -139,7 +127,7 @@ def test_lost_adapter_is_retried_with_backoff_in_passive_mode_on_the_configured_
     assert "filters" not in bluez
 
 
-def test_a_backend_that_fails_when_built_is_retried_not_fatal(tmp_path: Path) -> None:
+async def test_a_backend_that_fails_when_built_is_retried_not_fatal(tmp_path: Path) -> None:
     """A missing recording (the backend raises in its constructor) is counted and retried until it appears."""
     recording = tmp_path / "later.jsonl"
     scene = generate(minutes=1, visitors=1, passers_by=0, members=0, seed=2)
@@ -147,22 +135,18 @@ def test_a_backend_that_fails_when_built_is_retried_not_fatal(tmp_path: Path) ->
     driver = BLEDriver("ble", watchdog_s=30, backend=ReplayScanner,
                        backend_kwargs={"recording": str(recording), "speed": 1000.0},
                        backoff=Backoff(initial=0.02, maximum=0.05))
-
-    async def scenario() -> None:
-        task = asyncio.create_task(driver.run(adverts.append))
-        for _ in range(200):
-            if driver.stats.errors.get("adapter", 0) >= 2:
-                break
-            await asyncio.sleep(0.02)
-        assert not task.done(), "the driver must survive a backend that cannot be built"
-        scene.write(str(recording))
-        for _ in range(500):
-            if adverts:
-                break
-            await asyncio.sleep(0.02)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    asyncio.run(scenario())
+    task = asyncio.create_task(driver.run(adverts.append))
+    for _ in range(200):
+        if driver.stats.errors.get("adapter", 0) >= 2:
+            break
+        await asyncio.sleep(0.02)
+    assert not task.done(), "the driver must survive a backend that cannot be built"
+    scene.write(str(recording))
+    for _ in range(500):
+        if adverts:
+            break
+        await asyncio.sleep(0.02)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
     assert driver.stats.errors["adapter"] >= 2
     assert adverts, "once the recording exists the same driver plays it"

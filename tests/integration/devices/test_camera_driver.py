@@ -23,42 +23,34 @@ def make_video(path: Path, frames: int = 30, fps: float = 30.0) -> None:
     writer.release()
 
 
-def test_only_the_latest_frame_is_kept_and_files_loop(tmp_path: Path) -> None:
+async def test_only_the_latest_frame_is_kept_and_files_loop(tmp_path: Path) -> None:
     video = tmp_path / "clip.avi"
     make_video(video)
     driver = CameraDriver("cam", source=str(video), loop=True, realtime=False)
     notified = []
-
-    async def scenario() -> None:
-        task = asyncio.create_task(driver.run(notified.append))
-        while driver.grabbed < 100:  # more than the file holds: it looped
-            await asyncio.sleep(0.01)
-        frame = driver.latest()
-        assert frame is not None and frame.index >= 100 - 5
-        assert driver.latest() is None, "a frame is handed out once"
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        driver.shutdown()
-
-    asyncio.run(scenario())
+    task = asyncio.create_task(driver.run(notified.append))
+    while driver.grabbed < 100:  # more than the file holds: it looped
+        await asyncio.sleep(0.01)
+    frame = driver.latest()
+    assert frame is not None and frame.index >= 100 - 5
+    assert driver.latest() is None, "a frame is handed out once"
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    driver.shutdown()
     assert driver.stats.extra["skipped_frames"] >= 90, "frames nobody took were dropped, not queued"
     assert driver.stats.state in (DriverState.CONNECTED, DriverState.STOPPED)
 
 
-def test_a_missing_source_is_retried_with_backoff_and_reported(tmp_path: Path) -> None:
+async def test_a_missing_source_is_retried_with_backoff_and_reported(tmp_path: Path) -> None:
     driver = CameraDriver("cam", source=str(tmp_path / "none.avi"), backoff=Backoff(initial=0.05, maximum=0.1))
-
-    async def scenario() -> None:
-        task = asyncio.create_task(driver.run(lambda frame: None))
-        deadline = time.monotonic() + 10
-        while driver.stats.errors.get("open_failed", 0) < 3 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        assert not task.done()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        driver.shutdown()
-
-    asyncio.run(scenario())
+    task = asyncio.create_task(driver.run(lambda frame: None))
+    deadline = time.monotonic() + 10
+    while driver.stats.errors.get("open_failed", 0) < 3 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert not task.done()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    driver.shutdown()
     assert driver.stats.errors["open_failed"] >= 3 and "cannot open" in (driver.stats.last_error or "")
 
 

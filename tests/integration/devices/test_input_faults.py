@@ -161,26 +161,22 @@ def test_rfid_inventory_fails_in_one_sentence_when_the_peer_does_not_speak_llrp(
 
 
 @pytest.mark.parametrize("peer", [huge_header], indirect=True, ids=["4GiB-header"])
-def test_an_llrp_header_claiming_4_gib_is_a_protocol_error_then_a_reconnect(peer: FaultyPeer) -> None:
+async def test_an_llrp_header_claiming_4_gib_is_a_protocol_error_then_a_reconnect(peer: FaultyPeer) -> None:
     from drivers.base import Backoff, DriverState
     from drivers.llrp import LLRPDriver
 
     driver = LLRPDriver("reader", host="127.0.0.1", port=peer.port, silence_timeout_s=60,
                         backoff=Backoff(initial=0.05, maximum=0.2))
-
-    async def scenario() -> None:
-        task = asyncio.create_task(driver.run(lambda reads: None))
-        try:
-            for _ in range(600):  # a generous 30 s; the error comes at the first header
-                if driver.stats.errors.get("protocol", 0) >= 2 and peer.closed_by_client >= 2:
-                    break
-                await asyncio.sleep(0.05)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            driver.shutdown()
-
-    asyncio.run(scenario())
+    task = asyncio.create_task(driver.run(lambda reads: None))
+    try:
+        for _ in range(600):  # a generous 30 s; the error comes at the first header
+            if driver.stats.errors.get("protocol", 0) >= 2 and peer.closed_by_client >= 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        driver.shutdown()
     assert driver.stats.errors.get("protocol", 0) >= 2, driver.stats.errors
     assert peer.closed_by_client >= 2, "the driver must drop the connection, not wait for 4 GiB"
     assert peer.connections >= 2 and driver.stats.reconnects >= 1, "and connect again after the backoff"

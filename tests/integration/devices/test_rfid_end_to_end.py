@@ -50,7 +50,7 @@ def test_inventory_json_counts_each_tag_once_at_its_strongest_antenna(reader: LL
 
 
 def test_unreachable_reader_is_a_clear_error() -> None:
-    from broker import free_port
+    from tests.support.broker import free_port
 
     result = subprocess.run([sys.executable, "-m", "gateway.cli.main", "rfid", "inventory", "--reader",
                              f"127.0.0.1:{free_port()}", "--duration", "1.5"],

@@ -26,15 +26,25 @@ async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
+class RecordingSink:
+    """An EventSink that keeps every (subject, event) it is given."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Event]] = []
+
+    def commit_event(self, subject: str, event: Event) -> None:
+        """Keep the event instead of committing it."""
+        self.events.append((subject, event))
+
+
 @pytest.mark.parametrize("protocol", ["ascii", "terabee"])
-def test_driver_survives_garbage_reset_wrap_and_unplug(tmp_path: Path, protocol: str) -> None:
+async def test_driver_survives_garbage_reset_wrap_and_unplug(tmp_path: Path, protocol: str) -> None:
     emulator = SerialCounterEmulator(link=str(tmp_path / "counter"), protocol=protocol, people_per_minute=0,
                                      report_interval_s=0.05).start()
     driver = SerialCounterDriver("door", port=emulator.link, protocol=protocol, read_timeout_s=0.05,
                                  unplug_timeout_s=0.5, backoff=Backoff(initial=0.05, maximum=0.2))
     readings: list[CounterReading] = []
-
-    async def scenario() -> None:
+    try:
         task = asyncio.create_task(driver.run(readings.append))
         try:
             await until(lambda: driver.stats.state == DriverState.CONNECTED and readings)
@@ -58,9 +68,6 @@ def test_driver_survives_garbage_reset_wrap_and_unplug(tmp_path: Path, protocol:
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-
-    try:
-        asyncio.run(scenario())
     finally:
         emulator.stop()
     assert driver.stats.errors["unplugged"] >= 1
@@ -68,50 +75,41 @@ def test_driver_survives_garbage_reset_wrap_and_unplug(tmp_path: Path, protocol:
     assert readings == sorted(readings, key=lambda r: r.time)
 
 
-def test_silent_port_is_reopened(tmp_path: Path) -> None:
+async def test_silent_port_is_reopened(tmp_path: Path) -> None:
     emulator = SerialCounterEmulator(link=str(tmp_path / "counter"), report_interval_s=3600).start()
     driver = SerialCounterDriver("door", port=emulator.link, read_timeout_s=0.05, unplug_timeout_s=0.3,
                                  backoff=Backoff(initial=0.05, maximum=0.1))
-
-    async def scenario() -> None:
+    try:
         task = asyncio.create_task(driver.run(lambda r: None))
         await until(lambda: driver.stats.errors.get("silent", 0) >= 2)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-
-    try:
-        asyncio.run(scenario())
     finally:
         emulator.stop()
     assert driver.stats.reconnects >= 1
 
 
-def test_missing_port_is_retried_with_backoff_not_fatal(tmp_path: Path) -> None:
+async def test_missing_port_is_retried_with_backoff_not_fatal(tmp_path: Path) -> None:
     driver = SerialCounterDriver("door", port=str(tmp_path / "nothing"), read_timeout_s=0.05,
                                  backoff=Backoff(initial=0.05, maximum=0.1))
-
-    async def scenario() -> None:
-        task = asyncio.create_task(driver.run(lambda r: None))
-        await until(lambda: driver.stats.errors.get("open_failed", 0) >= 3)
-        assert not task.done()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    asyncio.run(scenario())
+    task = asyncio.create_task(driver.run(lambda r: None))
+    await until(lambda: driver.stats.errors.get("open_failed", 0) >= 3)
+    assert not task.done()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
     assert driver.stats.state == DriverState.RECONNECTING
     assert "cannot open" in (driver.stats.last_error or "")
 
 
-def test_runner_emits_footfall_with_the_people_who_walked_through(tmp_path: Path) -> None:
+async def test_runner_emits_footfall_with_the_people_who_walked_through(tmp_path: Path) -> None:
     emulator = SerialCounterEmulator(link=str(tmp_path / "counter"), protocol="terabee", people_per_minute=0,
                                      report_interval_s=0.05).start()
-    events: list[tuple[str, Event]] = []
-    context = DeviceContext(device_id="door-1", emit_event=lambda subject, e: events.append((subject, e)),
-                            data_dir=str(tmp_path))
+    sink = RecordingSink()
+    events = sink.events
+    context = DeviceContext(device_id="door-1", sink=sink, data_dir=str(tmp_path))
     config = SerialCounterConfig(id="door-1", port=emulator.link, protocol="terabee", door="main", interval_s=1.0,
                                  read_timeout_s=0.05)
-
-    async def scenario() -> None:
+    try:
         task = asyncio.create_task(run_device(config, context))
         await until(lambda: context.stats.readings > 2)
         emulator.walk(5, 2)
@@ -122,9 +120,6 @@ def test_runner_emits_footfall_with_the_people_who_walked_through(tmp_path: Path
         await until(lambda: sum(e.data.in_ for _, e in events) == 6, timeout=5)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-
-    try:
-        asyncio.run(scenario())
     finally:
         emulator.stop()
     assert {subject for subject, _ in events} == {"door-1"}
@@ -133,14 +128,13 @@ def test_runner_emits_footfall_with_the_people_who_walked_through(tmp_path: Path
     assert (tmp_path / "state" / "door-1.counter.json").exists()
 
 
-def test_a_count_beyond_the_counter_range_over_a_pty_is_garbage_not_a_reading(tmp_path: Path) -> None:
+async def test_a_count_beyond_the_counter_range_over_a_pty_is_garbage_not_a_reading(tmp_path: Path) -> None:
     emulator = SerialCounterEmulator(link=str(tmp_path / "counter"), people_per_minute=0,
                                      report_interval_s=0.05).start()
     driver = SerialCounterDriver("door", port=emulator.link, read_timeout_s=0.05, counter_bits=16,
                                  backoff=Backoff(initial=0.05, maximum=0.2))
     readings: list[CounterReading] = []
-
-    async def scenario() -> None:
+    try:
         task = asyncio.create_task(driver.run(readings.append))
         try:
             emulator.set_counts(5, 0)
@@ -152,24 +146,20 @@ def test_a_count_beyond_the_counter_range_over_a_pty_is_garbage_not_a_reading(tm
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-
-    try:
-        asyncio.run(scenario())
     finally:
         emulator.stop()
     assert max(r.count_in for r in readings) == 5, "a count beyond 2^16 - 1 must never become a reading"
 
 
-def test_runner_never_publishes_negative_footfall_after_an_out_of_range_count(tmp_path: Path) -> None:
+async def test_runner_never_publishes_negative_footfall_after_an_out_of_range_count(tmp_path: Path) -> None:
     emulator = SerialCounterEmulator(link=str(tmp_path / "counter"), protocol="ascii", people_per_minute=0,
                                      report_interval_s=0.05).start()
-    events: list[tuple[str, Event]] = []
-    context = DeviceContext(device_id="door-1", emit_event=lambda subject, e: events.append((subject, e)),
-                            data_dir=str(tmp_path))
+    sink = RecordingSink()
+    events = sink.events
+    context = DeviceContext(device_id="door-1", sink=sink, data_dir=str(tmp_path))
     config = SerialCounterConfig(id="door-1", port=emulator.link, protocol="ascii", door="main", interval_s=1.0,
                                  read_timeout_s=0.05, counter_bits=16)
-
-    async def scenario() -> None:
+    try:
         task = asyncio.create_task(run_device(config, context))
         emulator.set_counts(5, 0)
         await until(lambda: context.stats.readings > 2)
@@ -181,9 +171,6 @@ def test_runner_never_publishes_negative_footfall_after_an_out_of_range_count(tm
         await until(lambda: context.stats.readings > readings + 3)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-
-    try:
-        asyncio.run(scenario())
     finally:
         emulator.stop()
     assert events and all(e.data.in_ >= 0 and e.data.out >= 0 for _, e in events), [e.data for _, e in events]
