@@ -9,27 +9,14 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
+from gateway.check import FAIL, OK, WARN, Check
 from gateway.config import Config
 from gateway.config.redact import redact_url
+from gateway.devices import has_part, load_part
+from gateway.devices.base_config import DeviceConfig
 from gateway.devices.extras import missing_extra_sentence
-
-OK, WARN, FAIL = "ok", "warn", "FAIL"
-
-
-@dataclass
-class Check:
-    """The result of one check."""
-
-    name: str
-    status: str
-    detail: str
-
-    def line(self) -> str:
-        """One line for the terminal."""
-        return f"[{self.status:>4}] {self.name}: {self.detail}"
 
 
 def check_disk(config: Config) -> Check:
@@ -74,8 +61,7 @@ def check_clock() -> Check:
 
 def check_broker(config: Config, config_path: str) -> list[Check]:
     """TCP reachability, TLS handshake with verification, and an MQTT CONNECT with our credentials."""
-    from gateway.app import link_settings
-    from gateway.mqtt.link import parse_url
+    from gateway.mqtt.settings import link_settings, parse_url
 
     host, port, tls = parse_url(config.mqtt.url)
     checks = []
@@ -142,57 +128,18 @@ def check_broker(config: Config, config_path: str) -> list[Check]:
     return checks
 
 
-def _device_check(device: Any) -> Check:
-    """A quick reachability check of one device by kind."""
-    kind = type(device).__struct_config__.tag
-    name = f"device {device.id} ({kind})"
+def check_device(device: DeviceConfig) -> Check:
+    """What every device gets (disabled? extra installed?), then the check its kind's folder declares."""
+    name = f"device {device.id} ({device.kind})"
     if not device.enabled:
         return Check(name, OK, "disabled")
-    lacking = missing_extra_sentence(device.id, kind)
+    lacking = missing_extra_sentence(device.id, device.kind)
     if lacking is not None:
         return Check(name, FAIL, lacking)
-    if kind == "serial_counter":
-        port = device.port
-        if "://" in port:
-            return Check(name, OK, f"{port} (URL; opened by the daemon)")
-        if not os.path.exists(port):
-            return Check(name, FAIL, f"{port} does not exist; plug the counter in or fix `port` (ls /dev/serial/by-id)")
-        if not os.access(port, os.R_OK | os.W_OK):
-            return Check(name, FAIL, f"no access to {port}; add the storegw user to the dialout group")
-        return Check(name, OK, f"{port} present and accessible")
-    if kind == "llrp":
-        try:
-            with socket.create_connection((device.host, device.port), timeout=5):
-                return Check(name, OK, f"{device.host}:{device.port} accepts connections")
-        except OSError as exc:
-            return Check(name, FAIL, f"{device.host}:{device.port} unreachable ({exc.strerror or exc}); check the "
-                         "reader's power, network and that no other client holds it")
-    if kind == "ble":
-        if getattr(device, "replay", ""):
-            return Check(name, OK, "replaying a recording")
-        adapter = getattr(device, "adapter", "hci0")
-        if not os.path.exists(f"/sys/class/bluetooth/{adapter}"):
-            return Check(name, FAIL, f"no Bluetooth adapter {adapter}; check `bluetoothctl list` and the adapter key")
-        return Check(name, OK, f"adapter {adapter} present")
-    if kind == "camera":
-        return _camera_check(name, device)
-    return Check(name, OK, "nothing to check")
-
-
-def _camera_check(name: str, device: Any) -> Check:
-    """Camera models verified and the source openable."""
-    try:
-        from gateway.vision.models import verify_all  # type: ignore[attr-defined]
-
-        verify_all()
-    except ImportError as exc:
-        return Check(name, FAIL, f"vision support not installed ({exc.name}); pip install 'storegw[vision]'")
-    except Exception as exc:
-        return Check(name, FAIL, f"{exc}")
-    source = str(device.source)
-    if "://" not in source and not source.isdigit() and not os.path.exists(source):
-        return Check(name, FAIL, f"video file {source} not found")
-    return Check(name, OK, f"models verified; source {redact_url(source)}")
+    if not has_part(device.kind, "doctor"):
+        return Check(name, OK, "nothing to check")
+    kind_check: Check = load_part(device.kind, "doctor").check(device, name)
+    return kind_check
 
 
 def run_checks(config: Config, config_path: str) -> Iterator[Check]:
@@ -202,7 +149,7 @@ def run_checks(config: Config, config_path: str) -> Iterator[Check]:
     yield check_clock()
     yield from check_broker(config, config_path)
     for device in config.devices:
-        yield _device_check(device)
+        yield check_device(device)
 
 
 def print_checks(checks: Iterator[Check], out: Callable[[str], None]) -> int:

@@ -28,7 +28,7 @@ from gateway.config.model import (
     MqttSection,
     OutboxSection,
 )
-from gateway.devices import AnyDeviceConfig
+from gateway.devices import KINDS, AnyDeviceConfig
 from gateway.devices.extras import missing_extra_sentence
 
 _SECTIONS: dict[str, Any] = {
@@ -40,6 +40,7 @@ _SECTIONS: dict[str, Any] = {
 _REQUIRED = ("gateway", "mqtt")
 _SECRET_FILES = ("password_file", "key_password_file")
 _READABLE_FILES = ("ca_file", "cert_file", "key_file", *_SECRET_FILES)
+_KINDS_IN_WORDS = f"{', '.join(KINDS[:-1])} or {KINDS[-1]}"  # "serial_counter, ..., ble or camera"
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ def parse_config(source: str, file: str = "<config>", check_extras: bool = False
         base: Path = ("devices", index)
         if not isinstance(device, dict) or "kind" not in device:
             problems.append(Problem(file, line_of(lines, base), _dotted((*base, "kind")),
-                                    "every device needs a kind: llrp, ble, serial_counter, camera or synthetic"))
+                                    f"every device needs a kind: {_KINDS_IN_WORDS}"))
             continue
         converted = _convert(device, AnyDeviceConfig, base, file, lines, problems)
         if converted is None:
@@ -216,7 +217,7 @@ def parse_config(source: str, file: str = "<config>", check_extras: bool = False
         seen[converted.id] = index
         devices.append(converted)
         if check_extras and converted.enabled:
-            lacking = missing_extra_sentence(converted.id, type(converted).__struct_config__.tag)
+            lacking = missing_extra_sentence(converted.id, converted.kind)
             if lacking is not None:
                 path = (*base, "kind")
                 problems.append(Problem(file, line_of(lines, path), _dotted(path), lacking))

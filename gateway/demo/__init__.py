@@ -1,25 +1,26 @@
 """`storegw demo`: a simulated store built from the same emulators technicians use.
 
-Each device family contributes one module here with
+Each device kind with a ``demo`` part (``gateway/devices/<kind>/demo.py``, declared in the kind's
+``OPTIONAL_PARTS``) contributes its label, ``wanted(options)`` and
 
     async def setup(stack: contextlib.AsyncExitStack, workdir: pathlib.Path,
                     options: DemoOptions) -> list[dict]
 
 which starts its emulators (registering their cleanup on ``stack``) and returns the
 ``[[devices]]`` entries, as TOML-shaped dicts, that point the real drivers at them.
-A family whose device kinds need an extra that is not installed is left out, and the demo
+A family whose device kind needs an extra that is not installed is left out, and the demo
 says what to install for it (what each kind needs is declared in its own device folder).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.devices import KINDS, has_part, load_part
 from gateway.devices.extras import missing_extra
 
 
@@ -32,34 +33,26 @@ class DemoOptions:
     speedup: float = 1.0
 
 
-def _always(options: DemoOptions) -> bool:
-    """Every demo runs this family."""
-    return True
-
-
-def _with_video(options: DemoOptions) -> bool:
-    """Only a demo given --video runs this family."""
-    return bool(options.video)
-
-
 @dataclass(frozen=True)
 class Family:
-    """One device family of the demo: its setup module, its name for people, the device kinds it runs."""
+    """One device kind's part of the demo: the kind, its name for people, when it runs and how it starts."""
 
-    module: str
+    kind: str
     label: str
-    kinds: tuple[str, ...]
-    wanted: Callable[[DemoOptions], bool] = _always
+    wanted: Callable[[DemoOptions], bool]
+    setup: Callable[[contextlib.AsyncExitStack, Path, DemoOptions], Awaitable[list[dict[str, Any]]]]
 
 
-# Families in the order the demo starts them; a module that is missing is skipped.
-CAMERA_FAMILY = Family("gateway.demo.camera", "camera", ("camera",), wanted=_with_video)
-FAMILIES = (
-    Family("gateway.demo.counters", "people counters", ("serial_counter",)),
-    Family("gateway.demo.rfid", "RFID reader", ("llrp",)),
-    Family("gateway.demo.ble", "BLE beacons", ("ble",)),
-    CAMERA_FAMILY,
-)
+def _family(kind: str) -> Family:
+    """The demo part of ``kind``, from its ``gateway/devices/<kind>/demo.py`` (light: it imports emulators late)."""
+    module = load_part(kind, "demo")
+    return Family(kind, module.LABEL, module.wanted, module.setup)
+
+
+# In registry order, which is the order the demo starts them: counters, RFID, BLE, camera.
+FAMILIES: tuple[Family, ...] = tuple(_family(kind) for kind in KINDS if has_part(kind, "demo"))
+# `storegw demo` says what a camera needs even when it runs without one.
+CAMERA_FAMILY = next(family for family in FAMILIES if family.kind == "camera")
 
 
 @dataclass
@@ -78,13 +71,9 @@ class DemoSetup:
 
 
 def lacking_installs(family: Family) -> list[str]:
-    """What to install (storegw[EXTRA], once each) before ``family`` can run; empty when nothing."""
-    installs: list[str] = []
-    for kind in family.kinds:
-        missing = missing_extra(kind)
-        if missing is not None and missing.install not in installs:
-            installs.append(missing.install)
-    return installs
+    """What to install (storegw[EXTRA]) before ``family`` can run; empty when nothing."""
+    missing = missing_extra(family.kind)
+    return [missing.install] if missing is not None else []
 
 
 async def start_families(stack: contextlib.AsyncExitStack, workdir: Path, options: DemoOptions) -> DemoSetup:
@@ -98,14 +87,9 @@ async def start_families(stack: contextlib.AsyncExitStack, workdir: Path, option
             setup.left_out.append(f"{family.label} (install {' and '.join(installs)})")
             continue
         try:
-            module = importlib.import_module(family.module)
-        except ModuleNotFoundError as exc:
-            if exc.name == family.module:
-                continue
+            setup.devices += await family.setup(stack, workdir, options)
+        except ModuleNotFoundError as exc:  # one the kind's extra does not cover: a broken install
             setup.notes.append(f"{family.label}: not available ({exc.name} is not installed)")
-            continue
-        try:
-            setup.devices += await module.setup(stack, workdir, options)
         except Exception as exc:
             setup.notes.append(f"{family.label}: could not start ({exc})")
     return setup

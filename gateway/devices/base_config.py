@@ -15,3 +15,13 @@ class DeviceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag
 
     id: DeviceId
     enabled: bool = True
+
+    @property
+    def kind(self) -> str:
+        """The `kind` this entry was written with, e.g. "llrp"."""
+        return kind_of(type(self))
+
+
+def kind_of(config_class: type[DeviceConfig]) -> str:
+    """The `kind` value that selects ``config_class`` in a config file (its msgspec tag)."""
+    return str(config_class.__struct_config__.tag)

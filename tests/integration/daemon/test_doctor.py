@@ -18,6 +18,7 @@ def doctor(config: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_healthy_setup_passes_every_check(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """With a broker and a synthetic device every check passes, in the technician's order."""
     config = write_config(tmp_path / "c.toml", port=mosquitto.port, data_dir=tmp_path / "data",
                           devices='[[devices]]\nid = "load"\nkind = "synthetic"\n')
     result = doctor(config)
@@ -30,6 +31,7 @@ def test_healthy_setup_passes_every_check(tmp_path: Path, mosquitto: Mosquitto) 
 
 
 def test_unreachable_broker_and_missing_serial_port_fail_with_advice(tmp_path: Path) -> None:
+    """A broker nobody runs and a serial port that is not there each fail with what to do."""
     config = write_config(tmp_path / "c.toml", port=free_port(), data_dir=tmp_path / "data",
                           devices='[[devices]]\nid = "door"\nkind = "serial_counter"\nport = "/dev/ttyNOPE9"\n')
     result = doctor(config)
@@ -39,6 +41,7 @@ def test_unreachable_broker_and_missing_serial_port_fail_with_advice(tmp_path: P
 
 
 def test_untrusted_broker_certificate_is_explained(tmp_path: Path) -> None:
+    """A broker certificate from another CA fails the TLS check and names ca_file; the right CA passes."""
     ca, ca_key, ca_cert = make_ca(tmp_path, "broker-ca")
     other, _, _ = make_ca(tmp_path, "other-ca")
     cert, key = make_leaf(tmp_path, "broker", ca_key, ca_cert, server=True)
@@ -59,6 +62,7 @@ def test_untrusted_broker_certificate_is_explained(tmp_path: Path) -> None:
 
 
 def test_invalid_config_exits_2(tmp_path: Path) -> None:
+    """An invalid config is reported as the config check and exits 2."""
     config = tmp_path / "c.toml"
     config.write_text('[gateway]\nstore_id = "s"\n')
     result = doctor(config)

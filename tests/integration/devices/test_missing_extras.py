@@ -26,7 +26,7 @@ import pytest
 import gateway.devices.llrp.needs
 from gateway.cli.main import main
 from gateway.config import ConfigError, parse_config
-from gateway.devices import DEVICE_CONFIGS
+from gateway.devices import KINDS
 from gateway.devices.extras import (
     MissingExtra,
     Needs,
@@ -37,6 +37,7 @@ from gateway.devices.extras import (
     needs_of,
 )
 from gateway.diag.client import request_status
+from gateway.pipelines import Event
 from gateway.supervisor import Supervisor
 from tests.support.broker import Mosquitto, free_port, mosquitto_binary
 from tests.support.peers import ROOT, Subscriber, wait_for, write_config
@@ -48,16 +49,12 @@ BLE = '[[devices]]\nid = "ble-floor"\nkind = "ble"\nreplay = "scene.jsonl"\n'
 SLLURP_SENTENCE = 'device "reader-1" (llrp) needs the rfid extra: install storegw[rfid] (missing module: sllurp)'
 
 
-def kinds() -> list[str]:
-    """Every registered device kind."""
-    return [cls.__struct_config__.tag for cls in DEVICE_CONFIGS]
-
-
 # ---- the declaration and the lookup --------------------------------------------------------------
 
 def test_every_kind_declares_an_extra_of_pyproject_and_the_full_install_has_them_all() -> None:
+    """Each kind's needs.py names an extra of pyproject.toml, and the test install has every one of them."""
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    for kind in kinds():
+    for kind in KINDS:
         needs = needs_of(kind)
         assert isinstance(needs, Needs), kind
         assert needs.extra is None or needs.extra in extras, f"{kind} names an extra pyproject does not have"
@@ -70,6 +67,7 @@ def test_every_kind_declares_an_extra_of_pyproject_and_the_full_install_has_them
 
 
 def test_a_module_that_does_not_exist_is_reported_in_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Missing modules are found and said in one sentence, singular or plural."""
     assert missing_modules(("json", NOWHERE, f"{NOWHERE}.sub")) == (NOWHERE, f"{NOWHERE}.sub")
     monkeypatch.setattr(gateway.devices.llrp.needs, "NEEDS", Needs(extra="rfid", modules=("json", NOWHERE)))
     assert missing_extra("llrp") == MissingExtra("llrp", "rfid", (NOWHERE,))
@@ -82,6 +80,7 @@ def test_a_module_that_does_not_exist_is_reported_in_one_sentence(monkeypatch: p
 
 
 def test_the_lookup_finds_modules_without_importing_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Looking a module up does not run it."""
     heavy = tmp_path / "storegw_test_heavy"
     heavy.mkdir()
     (heavy / "__init__.py").write_text("raise RuntimeError('imported, though only looked up')\n")
@@ -91,6 +90,7 @@ def test_the_lookup_finds_modules_without_importing_them(tmp_path: Path, monkeyp
 
 
 def test_only_import_errors_of_the_declared_modules_count_as_a_missing_extra() -> None:
+    """An import error counts as a missing extra only for a module the kind declares."""
     assert extra_import_error("llrp", ModuleNotFoundError("x", name="sllurp.llrp")) == \
         MissingExtra("llrp", "rfid", ("sllurp",))
     assert extra_import_error("llrp", ModuleNotFoundError("x", name="yaml")) is None
@@ -98,6 +98,7 @@ def test_only_import_errors_of_the_declared_modules_count_as_a_missing_extra() -
 
 
 def test_parse_config_names_the_kind_line_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """parse_config reports a missing extra at the kind line only with check_extras."""
     monkeypatch.setattr(gateway.devices.llrp.needs, "NEEDS", Needs(extra="rfid", modules=(NOWHERE,)))
     source = ('[gateway]\nstore_id = "s"\ngateway_id = "g"\n[mqtt]\nurl = "mqtt://127.0.0.1"\n\n'
               + LOAD + "\n" + READER.format(port=5084)
@@ -112,24 +113,27 @@ def test_parse_config_names_the_kind_line_only_when_asked(monkeypatch: pytest.Mo
 
 # ---- the supervisor (in this process) ------------------------------------------------------------
 
-def _supervise(config: Any, until: Any, runner: Any = None, monkeypatch: pytest.MonkeyPatch | None = None) -> Any:
-    """Supervise one device until ``until(slot)``; return the slot (its task stopped)."""
+class Discard:
+    """An event sink for a supervisor whose devices emit nothing here."""
+
+    def commit_event(self, subject: str, event: Event) -> None:
+        """Drop the event."""
+
+
+async def _supervise(config: Any, until: Any, runner: Any = None,
+                     monkeypatch: pytest.MonkeyPatch | None = None) -> Any:
+    """Supervise one device until ``until(slot)``; return the slot (its task stopped) and whether it had ended."""
     if runner is not None and monkeypatch is not None:
         monkeypatch.setattr("gateway.supervisor.load_runner", lambda kind: runner)
-
-    async def go() -> Any:
-        """Start, wait for the condition, stop."""
-        supervisor = Supervisor(lambda subject, event: None, data_dir=".")
-        supervisor.start(config)
-        slot = supervisor.slots[config.id]
-        async with asyncio.timeout(20):
-            while not until(slot):
-                await asyncio.sleep(0.01)
-        finished = slot.task.done()
-        await supervisor.stop_all()
-        return slot, finished
-
-    return asyncio.run(go())
+    supervisor = Supervisor(Discard(), data_dir=".")
+    supervisor.start(config)
+    slot = supervisor.slots[config.id]
+    async with asyncio.timeout(20):
+        while not until(slot):
+            await asyncio.sleep(0.01)
+    finished = slot.task.done()
+    await supervisor.stop_all()
+    return slot, finished
 
 
 def _reader() -> Any:
@@ -139,8 +143,9 @@ def _reader() -> Any:
     return LLRPConfig(id="reader-1", host="127.0.0.1", port=free_port())
 
 
-def test_supervisor_fails_a_device_whose_extra_is_missing_once_and_never_restarts_it(
+async def test_supervisor_fails_a_device_whose_extra_is_missing_once_and_never_restarts_it(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A device whose extra is missing fails once, with the sentence, and is never run or restarted."""
     monkeypatch.setattr(gateway.devices.llrp.needs, "NEEDS", Needs(extra="rfid", modules=(NOWHERE,)))
     ran: list[str] = []
 
@@ -148,7 +153,7 @@ def test_supervisor_fails_a_device_whose_extra_is_missing_once_and_never_restart
         """Must never be reached."""
         ran.append(cfg.id)
 
-    slot, finished = _supervise(_reader(), lambda s: s.task.done() or s.restarts > 0, runner, monkeypatch)
+    slot, finished = await _supervise(_reader(), lambda s: s.task.done() or s.restarts > 0, runner, monkeypatch)
     assert finished and not ran and slot.restarts == 0
     expected = f'device "reader-1" (llrp) needs the rfid extra: install storegw[rfid] (missing module: {NOWHERE})'
     assert slot.context.stats.last_error == expected
@@ -156,22 +161,24 @@ def test_supervisor_fails_a_device_whose_extra_is_missing_once_and_never_restart
     assert [r.getMessage().startswith(expected) for r in caplog.records if r.name == "storegw.supervisor"] == [True]
 
 
-def test_a_declared_module_missing_at_run_time_is_treated_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_declared_module_missing_at_run_time_is_treated_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A declared module that goes missing when the runner imports it fails the device the same way."""
     async def runner(cfg: Any, ctx: Any) -> None:
         """Fails as the driver would when sllurp goes missing after the start-up check."""
         raise ModuleNotFoundError("No module named 'sllurp'", name="sllurp")
 
-    slot, finished = _supervise(_reader(), lambda s: s.task.done() or s.restarts > 0, runner, monkeypatch)
+    slot, finished = await _supervise(_reader(), lambda s: s.task.done() or s.restarts > 0, runner, monkeypatch)
     assert finished and slot.restarts == 0
     assert slot.context.stats.last_error == SLLURP_SENTENCE
 
 
-def test_an_undeclared_missing_module_is_still_restarted(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_undeclared_missing_module_is_still_restarted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module no extra declares is a broken install: restarted with backoff as any failure."""
     async def runner(cfg: Any, ctx: Any) -> None:
         """A broken install, not a missing extra: the usual restart with backoff."""
         raise ModuleNotFoundError(f"No module named '{NOWHERE}'", name=NOWHERE)
 
-    slot, finished = _supervise(_reader(), lambda s: s.task.done() or s.restarts > 0, runner, monkeypatch)
+    slot, finished = await _supervise(_reader(), lambda s: s.task.done() or s.restarts > 0, runner, monkeypatch)
     assert not finished and slot.restarts == 1
     assert NOWHERE in (slot.context.stats.last_error or "")
 
@@ -204,6 +211,7 @@ def no_sllurp(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def test_config_check_fails_at_the_kind_line_when_the_extra_is_missing(
         tmp_path: Path, no_sllurp: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """`config check` names the kind line and what to install, and exits 2."""
     config = write_config(tmp_path / "c.toml", port=free_port(), data_dir=tmp_path / "data",
                           devices=LOAD + "\n" + READER.format(port=5084))
     kind_line = next(n for n, line in enumerate(config.read_text().splitlines(), 1) if line == 'kind = "llrp"')
@@ -214,6 +222,7 @@ def test_config_check_fails_at_the_kind_line_when_the_extra_is_missing(
 
 def test_doctor_fails_the_device_check_when_the_extra_is_missing(
         tmp_path: Path, no_sllurp: None, mosquitto: Mosquitto, capsys: pytest.CaptureFixture[str]) -> None:
+    """`doctor` fails that device's check with the sentence, and only that check."""
     with contextlib.closing(socket.socket()) as listener:  # a reader that answers: only its extra is missing
         listener.bind(("127.0.0.1", 0))
         listener.listen()
@@ -252,6 +261,7 @@ def base_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_daemon_runs_the_other_devices_and_fails_the_ones_without_their_extra_once(
         base_venv: Path, tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """In a base install the daemon runs the synthetic device and fails the reader and the scanner once each."""
     sub = Subscriber(mosquitto.port, "storegw/v1/+/+/health")
     config = write_config(tmp_path / "c.toml", port=mosquitto.port, data_dir=tmp_path / "data", health_interval_s=1,
                           devices="\n".join([LOAD, READER.format(port=free_port()), BLE]))
@@ -296,6 +306,7 @@ def test_daemon_runs_the_other_devices_and_fails_the_ones_without_their_extra_on
 
 
 def test_config_check_in_the_base_venv_names_both_extras(base_venv: Path, tmp_path: Path) -> None:
+    """In a base install `config check` names the rfid and the ble extra, each at its device."""
     config = write_config(tmp_path / "c.toml", port=free_port(), data_dir=tmp_path / "data",
                           devices="\n".join([LOAD, READER.format(port=5084), BLE]))
     done = subprocess.run([str(base_venv / "bin" / "storegw"), "config", "check", str(config)],
@@ -308,6 +319,7 @@ def test_config_check_in_the_base_venv_names_both_extras(base_venv: Path, tmp_pa
 
 
 def test_demo_runs_what_it_can_and_says_what_to_install_for_the_rest(base_venv: Path, tmp_path: Path) -> None:
+    """In a base install the demo runs the counters and says what to install for RFID and BLE."""
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (apt-get install mosquitto); the base venv has no embedded broker")
     done = subprocess.run([str(base_venv / "bin" / "storegw"), "demo", "--seconds", "8",
@@ -324,6 +336,7 @@ def test_demo_runs_what_it_can_and_says_what_to_install_for_the_rest(base_venv: 
 
 
 def test_demo_without_any_broker_says_what_to_install_in_one_sentence(base_venv: Path, tmp_path: Path) -> None:
+    """Without mosquitto or the embedded broker the demo exits with one sentence saying what to install."""
     env = {"PATH": str(tmp_path), "STOREGW_NO_MOSQUITTO": "1", "HOME": str(tmp_path)}  # and no amqtt in the venv
     done = subprocess.run([str(base_venv / "bin" / "storegw"), "demo", "--seconds", "3",
                            "--broker", f"mqtt://127.0.0.1:{free_port()}"],

@@ -1,12 +1,20 @@
-"""Demo: `storegw demo --video FILE` adds a camera counting at a door (a line across the middle)."""
+"""Demo part of camera: `storegw demo --video FILE` adds a camera counting at a door (a line across the middle)."""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gateway.demo import DemoOptions
+if TYPE_CHECKING:
+    from gateway.demo import DemoOptions
+
+LABEL = "camera"
+
+
+def wanted(options: DemoOptions) -> bool:
+    """Only a demo given --video has a camera."""
+    return bool(options.video)
 
 
 async def setup(stack: contextlib.AsyncExitStack, workdir: Path, options: DemoOptions) -> list[dict[str, Any]]:

@@ -1,18 +1,27 @@
-"""Demo: a generated BLE scene (visitors, wall beacons, member apps, passers-by) replayed in real time."""
+"""Demo part of ble: a generated scene (visitors, wall beacons, member apps, passers-by) replayed in real time."""
 
 from __future__ import annotations
 
 import contextlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drivers.sim.ble_scene import generate
-from gateway.demo import DemoOptions
+if TYPE_CHECKING:
+    from gateway.demo import DemoOptions
+
+LABEL = "BLE beacons"
+
+
+def wanted(options: DemoOptions) -> bool:
+    """Every demo has BLE beacons."""
+    return True
 
 
 async def setup(stack: contextlib.AsyncExitStack, workdir: Path, options: DemoOptions) -> list[dict[str, Any]]:
     """Write a busy 10-minute scene, replayed 10x faster, looping."""
+    from drivers.sim.ble_scene import generate  # here: drivers.ble needs bleak, which the demo checks for first
+
     scene = generate(start=time.time(), minutes=10, visitors=25, passers_by=20, members=2, seed=7, max_gap_s=5)
     path = workdir / "ble-scene.jsonl"
     scene.write(str(path))

@@ -1,17 +1,26 @@
-"""Demo: two doors, each with a people counter emulated on a pty (one ASCII, one Terabee)."""
+"""Demo part of serial_counter: two doors, each with a people counter emulated on a pty (one ASCII, one Terabee)."""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drivers.sim.serial_counter import SerialCounterEmulator
-from gateway.demo import DemoOptions
+if TYPE_CHECKING:
+    from gateway.demo import DemoOptions
+
+LABEL = "people counters"
+
+
+def wanted(options: DemoOptions) -> bool:
+    """Every demo has people counters."""
+    return True
 
 
 async def setup(stack: contextlib.AsyncExitStack, workdir: Path, options: DemoOptions) -> list[dict[str, Any]]:
     """Start both emulators; return their device entries."""
+    from drivers.sim.serial_counter import SerialCounterEmulator  # here, so the demo can list this part cheaply
+
     devices = []
     for door, protocol, rate in (("main-entrance", "ascii", 40.0), ("side-door", "terabee", 15.0)):
         emulator = SerialCounterEmulator(link=str(workdir / f"{door}.tty"), protocol=protocol,

@@ -1,0 +1,1 @@
+"""Tests: the device kind registry and what derives from it."""
