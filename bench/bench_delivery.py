@@ -22,9 +22,10 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, for tests.support
+from gateway.events.envelope import source_of
 from gateway.events.types.synthetic import SyntheticData
-from gateway.mqtt.link import LinkSettings, MqttLink
-from gateway.mqtt.publisher import Publisher
+from gateway.mqtt.settings import LinkSettings
+from gateway.mqtt.uplink import Uplink
 from gateway.outbox import Outbox, QuotaPolicy
 from tests.support.broker import Mosquitto
 
@@ -38,6 +39,7 @@ def raw_paho(port: int, n: int, payload: bytes) -> float:
     acked = 0
 
     def on_publish(client: paho.Client, userdata: object, mid: int, rc: object, props: object) -> None:
+        """Count one PUBACK (paho's thread)."""
         nonlocal acked
         acked += 1
         if acked == n:
@@ -61,10 +63,11 @@ def raw_paho(port: int, n: int, payload: bytes) -> float:
 
 
 class Pipe:
-    """Outbox + publisher + link wired as the daemon wires them."""
+    """Outbox + uplink (publisher + link), the daemon's own."""
 
     def __init__(self, path: str, port: int) -> None:
-        self.outbox = Outbox(path, source="/stores/bench/gateways/gw", quota=QuotaPolicy(max_bytes=4_000_000_000))
+        """An outbox at ``path`` whose uplink will connect to the broker on ``port``."""
+        self.outbox = Outbox(path, source=source_of("bench", "gw"), quota=QuotaPolicy(max_bytes=4_000_000_000))
         self.port = port
         self.commit_time: dict[int, float] = {}
         self.latencies: list[float] = []
@@ -79,6 +82,7 @@ class Pipe:
         original_ack = self.outbox.ack
 
         def timed_ack(seq: int) -> None:
+            """The outbox's ack, timing commit-to-PUBACK and counting towards the target."""
             committed = self.commit_time.pop(seq, None)
             if committed is not None:
                 self.latencies.append(time.perf_counter() - committed)
@@ -94,14 +98,10 @@ class Pipe:
             await self.connect()
 
     async def connect(self) -> None:
-        """Start the link and publisher."""
-        self.publisher = Publisher(self.outbox, lambda t, p: self.link.publish(t, p), WINDOW)
-        self.link = MqttLink(LinkSettings(host="127.0.0.1", port=self.port, tls=False, client_id="bench-gw",
-                                          max_inflight=WINDOW),
-                             on_up=self.publisher.on_up, on_down=lambda why: self.publisher.on_down(),
-                             on_ack=self.publisher.on_ack, on_message=lambda *a: None,
-                             oldest_inflight=self.publisher.oldest_inflight)
-        self.tasks = [asyncio.create_task(self.link.run()), asyncio.create_task(self.publisher.run())]
+        """Start the uplink."""
+        self.uplink = Uplink(self.outbox, LinkSettings(host="127.0.0.1", port=self.port, tls=False,
+                                                       client_id="bench-gw", max_inflight=WINDOW))
+        self.uplink.start()
 
     def submit(self, i: int) -> None:
         """Hand one event to the outbox."""
@@ -110,10 +110,8 @@ class Pipe:
 
     async def stop(self) -> None:
         """Close everything."""
-        if hasattr(self, "link"):
-            await self.link.stop()
-            for task in self.tasks:
-                task.cancel()
+        if hasattr(self, "uplink"):
+            await self.uplink.stop("bench done")
         self.writer.cancel()
         await self.outbox.close()
 

@@ -10,40 +10,34 @@ import signal
 import time
 from typing import Any
 
+import msgspec
+
 from gateway import __version__
 from gateway.buildinfo import commit
-from gateway.config import Config, ConfigError, load_config, read_secret, resolve_path
+from gateway.config import Config, ConfigError, load_config
 from gateway.config.files import restrict_data_files
 from gateway.config.paths import outbox_path, socket_path
 from gateway.config.redact import redact_tree, redact_url
+from gateway.diag.server import DiagServer, DiagSources
+from gateway.events.envelope import source_of
 from gateway.events.types.health import HealthData, MqttHealth, OutboxHealth
-from gateway.mqtt.commands import CommandHandler
-from gateway.mqtt.link import LinkSettings, MqttLink, parse_url, state_payload
+from gateway.mqtt.commands import CommandHandler, CommandPorts
+from gateway.mqtt.link import MqttLink
 from gateway.mqtt.publisher import Publisher
-from gateway.outbox import ClockUntrusted, Outbox, QuotaPolicy
+from gateway.mqtt.replay import ReplayRequest
+from gateway.mqtt.settings import LinkSettings, link_settings
+from gateway.mqtt.topics import base_topic, event_topic
+from gateway.mqtt.uplink import Uplink
+from gateway.outbox import ClockUntrusted, Outbox, quota_policy
 from gateway.pipelines import Event
 from gateway.sdnotify import Notifier
 from gateway.supervisor import Supervisor
+from gateway.tasks import STOP_WAIT_S, settle
 
 log = logging.getLogger("storegw")
-STOP_WAIT_S = 10.0
-"""How long shutdown waits for a cancelled task before going on without it."""
 STOP_BUDGET_S = 20.0
 """Shutdown's budget: with the link's own 5 s and the socket's 2 s it stays inside systemd's
 TimeoutStopSec=30, so the final commit is never SIGKILLed."""
-
-
-async def settle(tasks: list[asyncio.Task[Any] | None], what: str, timeout: float = STOP_WAIT_S) -> None:
-    """Wait for cancelled tasks to end, never forever: one that does not is logged and left behind."""
-    live = [task for task in tasks if task is not None]
-    if not live:
-        return
-    done, pending = await asyncio.wait(live, timeout=timeout)
-    for task in done:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s: task %s ended with %r", what, task.get_name(), task.exception())
-    for task in pending:
-        log.error("%s: task %s did not stop within %g s; going on without it", what, task.get_name(), timeout)
 
 
 async def stop_writer(outbox: Outbox, writer: asyncio.Task[Any], timeout: float) -> None:
@@ -84,73 +78,84 @@ def writer_verdict(writer: asyncio.Task[Any] | None, outbox: Outbox) -> str | No
     return outbox.stall()
 
 
-def base_topic(config: Config) -> str:
-    """`{topic_prefix}/{store_id}/{gateway_id}`."""
-    return f"{config.mqtt.topic_prefix.rstrip('/')}/{config.gateway.store_id}/{config.gateway.gateway_id}"
-
-
-def quota_policy(config: Config) -> QuotaPolicy:
-    """The outbox policy of a config."""
-    o = config.outbox
-    return QuotaPolicy(max_bytes=o.max_bytes, retain_acked_s=o.retain_acked_s,
-                       max_pending_age_s=o.max_pending_age_s, drop_order=tuple(o.drop_order))
-
-
-def link_settings(config: Config, config_path: str, boot: int) -> LinkSettings:
-    """Resolve the `[mqtt]` table into connection settings, reading secret files."""
-    m = config.mqtt
-    host, port, tls = parse_url(m.url)
-    topic = base_topic(config)
-    return LinkSettings(
-        host=host, port=port, tls=tls,
-        client_id=m.client_id or f"storegw-{config.gateway.store_id}-{config.gateway.gateway_id}",
-        protocol=m.protocol, keepalive_s=m.keepalive_s,
-        ca_file=resolve_path(config_path, m.ca_file) or None,
-        cert_file=resolve_path(config_path, m.cert_file) or None,
-        key_file=resolve_path(config_path, m.key_file) or None,
-        key_password=read_secret(config_path, m.key_password_file) if m.key_password_file else None,
-        username=m.username or None,
-        password=read_secret(config_path, m.password_file) if m.password_file else None,
-        tls_insecure=m.tls_insecure, max_inflight=m.max_inflight, connect_timeout_s=m.connect_timeout_s,
-        reconnect_min_s=m.reconnect_min_s, reconnect_max_s=m.reconnect_max_s,
-        puback_timeout_s=m.puback_timeout_s,
-        will_topic=f"{topic}/state",
-        will_payload=state_payload(False, boot, __version__, commit(), "connection lost", stamped=False),
-        subscriptions=(f"{topic}/cmd/+",))
-
-
 class Gateway:
     """One running storegw daemon."""
 
     def __init__(self, config: Config, config_path: str) -> None:
+        """A daemon for ``config`` (read from ``config_path``); nothing runs until start()."""
         self.config = config
         self.config_path = config_path
         self.started = time.monotonic()
         self.topic = base_topic(config)
-        self.outbox = Outbox(outbox_path(config),
-                             source=f"/stores/{config.gateway.store_id}/gateways/{config.gateway.gateway_id}",
+        self.outbox = Outbox(outbox_path(config), source=source_of(config.gateway.store_id, config.gateway.gateway_id),
                              quota=quota_policy(config), batch_max=config.outbox.batch_max,
                              ram_queue_max=config.outbox.ram_queue_max, stall_s=config.outbox.stall_s)
         self.outbox.notice_to = self._notice_route
-        self.supervisor = Supervisor(self.emit_event, config.gateway.data_dir, config_path)
+        self.supervisor = Supervisor(self, config.gateway.data_dir, config_path)
         self.notifier = Notifier()
-        self.publisher: Publisher | None = None
-        self.link: MqttLink | None = None
+        self.uplink: Uplink | None = None
+        """The latest broker uplink, kept after it stops: the next one takes over what it left waiting."""
         self.commands: CommandHandler | None = None
-        self.diag: Any = None
+        self.diag: DiagServer | None = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self._link_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
 
     # ---- events in ---------------------------------------------------------------------
     def _notice_route(self, name: str) -> tuple[str, str]:
         """Subject and topic of the outbox's own notices (sequence-gap): from the gateway, like health."""
-        return self.config.gateway.gateway_id, f"{self.topic}/{name}"
+        return self.config.gateway.gateway_id, event_topic(self.topic, name)
 
-    def emit_event(self, subject: str, event: Event) -> None:
-        """Commit one event of ``subject`` (a device or the gateway) to the outbox."""
-        self.outbox.submit(event.type, subject, event.time, event.data, f"{self.topic}/{event.type}")
+    def commit_event(self, subject: str, event: Event) -> None:
+        """Queue one event of ``subject`` (a device or the gateway) for the outbox (the EventSink call)."""
+        self.outbox.submit(event.type, subject, event.time, event.data, event_topic(self.topic, event.type))
+
+    # ---- the broker link, as the parts that use it see it --------------------------------
+    @property
+    def link(self) -> MqttLink | None:
+        """The broker link while one runs (None from a stop until the next start)."""
+        return self.uplink.link if self.uplink is not None and not self.uplink.stopped else None
+
+    @property
+    def publisher(self) -> Publisher | None:
+        """The latest publish window (kept after its link stopped, like its figures)."""
+        return self.uplink.publisher if self.uplink is not None else None
+
+    def publish_birth(self) -> int:
+        """Retained `{online: true, boot}` on `.../state`; returns the boot announced."""
+        assert self.link and self.uplink
+        self.uplink.publish_birth()
+        return self.outbox.boot
+
+    def _answer(self, topic: str, payload: bytes, properties: Any, busy: bool) -> bool:
+        """Queue a command answer in the latest window; False when there never was a link."""
+        if self.uplink is None:
+            return False
+        self.uplink.answer(topic, payload, properties, busy=busy)
+        return True
+
+    def _replay(self, from_seq: int, to_seq: int) -> ReplayRequest:
+        """Queue a replay in the latest window."""
+        assert self.uplink
+        return self.uplink.replay(from_seq, to_seq)
+
+    def _answers_waiting(self) -> int:
+        """Answers waiting in the latest window."""
+        return self.uplink.answers_waiting() if self.uplink is not None else 0
+
+    def _base_topic(self) -> str:
+        """The base topic of the running config."""
+        return self.topic
+
+    def _running_config(self) -> Config:
+        """The config in force (a reload replaces it)."""
+        return self.config
+
+    def _command_ports(self) -> CommandPorts:
+        """What commands use of the daemon, each asked when a command runs."""
+        return CommandPorts(outbox=self.outbox, replay=self._replay, answer=self._answer,
+                            answers_waiting=self._answers_waiting, topic=self._base_topic,
+                            rebirth=self.publish_birth, running_config=self._running_config)
 
     # ---- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -202,11 +207,10 @@ class Gateway:
                  self.outbox.boot, self.outbox.last_seq, self.outbox.pending)
         self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
         self._start_link()
-        from gateway.diag.server import DiagServer
-
         self._step = (f"creating the status socket {socket_path(self.config)}", f"check [diag] socket in "
                       f"{self.config_path}: its folder must exist and the path be at most 107 bytes")
-        self.diag = DiagServer(self, socket_path(self.config), self.config.diag.mode)
+        self.diag = DiagServer(DiagSources(status=self.status, subscribe=self.outbox.subscribe),
+                               socket_path(self.config), self.config.diag.mode)
         await self.diag.start()
         self._step = ("starting the devices", f"check [[devices]] in {self.config_path}")
         for device in self.config.devices:
@@ -218,49 +222,17 @@ class Gateway:
         self.notifier.notify("READY=1", f"STATUS=running; outbox seq {self.outbox.last_seq}")
 
     def _start_link(self, settings: LinkSettings | None = None) -> None:
-        """Create the publisher and the broker link for the current config (``settings``: already read)."""
+        """Start an uplink for the config (``settings``: already read); it takes over the last one's waiting work."""
         settings = settings or link_settings(self.config, self.config_path, self.outbox.boot)
-        publisher = Publisher(self.outbox, lambda topic, payload: link.publish_event(topic, payload),
-                              self.config.mqtt.max_inflight, replay_share=self.config.mqtt.replay_share,
-                              publish_answer=lambda topic, payload, props: link.publish(topic, payload,
-                                                                                        properties=props),
-                              previous=self.publisher)  # a reload hands over waiting replays and answers
-        self.publisher = publisher
-        self.commands = CommandHandler(self)
-        link = MqttLink(settings, on_up=self._on_link_up, on_down=lambda why: publisher.on_down(),
-                        on_ack=publisher.on_ack, on_message=self.commands.on_message,
-                        oldest_inflight=publisher.oldest_inflight)
-        self.link = link
-        self._link_task = asyncio.create_task(link.run(), name="mqtt")
-        self._publisher_task = asyncio.create_task(publisher.run(), name="publisher")
-
-    def _on_link_up(self) -> None:
-        """Birth, then let the publisher resend everything unacked."""
-        assert self.link and self.publisher
-        self.publish_birth()
-        self.publisher.on_up()
-
-    def publish_birth(self) -> None:
-        """Retained `{online: true, boot}` on `.../state`."""
-        assert self.link
-        birth = state_payload(True, self.outbox.boot, __version__, commit())
-        self.link.publish(f"{self.topic}/state", birth, retain=True)
+        self.commands = CommandHandler(self._command_ports())
+        self.uplink = Uplink(self.outbox, settings, replay_share=self.config.mqtt.replay_share,
+                             on_message=self.commands.on_message, previous=self.uplink)
+        self.uplink.start()
 
     async def _stop_link(self, reason: str, wait_s: float = STOP_WAIT_S) -> None:
         """Publish the offline state and close the broker link."""
-        if self.link is None:
-            return
-        try:
-            await self.link.stop(state_payload(False, self.outbox.boot, __version__, commit(), reason))
-        except Exception:
-            log.exception("mqtt: error while stopping")
-        for task in (self._link_task, self._publisher_task):
-            if task:
-                task.cancel()
-        await settle([self._link_task, self._publisher_task], "mqtt", wait_s)
-        if self.publisher is not None:
-            self.publisher.close()
-        self.link = None
+        if self.uplink is not None:
+            await self.uplink.stop(reason, wait_s)
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT; SIGHUP reloads the config."""
@@ -289,10 +261,6 @@ class Gateway:
                             log.error("broker link not restarted (%s); fix the config and reload", again)
         await self.shutdown()
         return 0
-
-    def request_stop(self) -> None:
-        """Ask the daemon to stop (as SIGTERM does)."""
-        self._stop.set()
 
     async def shutdown(self, drain_s: float = 3.0, budget_s: float = STOP_BUDGET_S) -> None:
         """Stop devices, commit what is in RAM, try briefly to deliver, publish offline, close."""
@@ -347,7 +315,7 @@ class Gateway:
         if link_changed or new.gateway != old.gateway:
             await self._stop_link("reconfiguring")
             self.topic = base_topic(new)
-            self.outbox.source = f"/stores/{new.gateway.store_id}/gateways/{new.gateway.gateway_id}"
+            self.outbox.source = source_of(new.gateway.store_id, new.gateway.gateway_id)
             self._start_link(wanted)
         self.outbox.stall_s = new.outbox.stall_s
         changes = await self.supervisor.apply(new.devices)
@@ -379,13 +347,29 @@ class Gateway:
                             last_error=redact_url(link.stats.last_error) if link and link.stats.last_error else None),
             disk_free_bytes=disk_free)
 
+    async def status(self) -> dict[str, Any]:
+        """Everything `storegw status` shows: the health data, who this gateway is and where it publishes."""
+        health = msgspec.to_builtins(await self.health())
+        link = self.link
+        health["mqtt"]["broker"] = f"{link.settings.host}:{link.settings.port}" if link else None
+        health["store_id"] = self.config.gateway.store_id
+        health["gateway_id"] = self.config.gateway.gateway_id
+        health["config"] = self.config_path
+        health["boot"] = self.outbox.boot
+        health["version"] = __version__
+        health["commit"] = commit()
+        health["outbox"]["queued_in_ram"] = self.outbox.queued
+        publisher = self.publisher
+        health["mqtt"]["acked"] = publisher.acked if publisher else 0
+        return redact_tree(health)  # device errors can quote a camera URL with its password
+
     async def _health_loop(self) -> None:
         """Commit a health event every health_interval_s."""
         while True:
             await asyncio.sleep(self.config.gateway.health_interval_s)
             try:
                 data = await self.health()
-                self.emit_event(self.config.gateway.gateway_id, Event("health", time.time(), data))
+                self.commit_event(self.config.gateway.gateway_id, Event("health", time.time(), data))
             except Exception:
                 log.exception("health report failed")
 

@@ -61,7 +61,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     from gateway.config.paths import socket_path
     from gateway.config.tomlwrite import dumps
     from gateway.demo.broker import start_broker
-    from gateway.mqtt.link import parse_url
+    from gateway.mqtt.settings import parse_url
 
     options = DemoOptions(seconds=args.seconds, video=args.video)
     color = use_color() and not args.quiet

@@ -60,7 +60,7 @@ def verify_command(args: argparse.Namespace) -> int:
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from gateway.mqtt.link import parse_url
+    from gateway.mqtt.settings import parse_url
 
     if args.idle_timeout <= 0:
         raise CliError(f"bad --idle-timeout {args.idle_timeout:g}: give a number of seconds above 0", 2)

@@ -11,27 +11,35 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
-from gateway import __version__
-from gateway.buildinfo import commit
-from gateway.config.redact import redact_tree
-
 if TYPE_CHECKING:
-    from gateway.app import Gateway
     from gateway.outbox import Draft, Row
+
+    CommitListener = Callable[[list[Row], list[Draft]], None]
 
 log = logging.getLogger("storegw.diag")
 TAIL_QUEUE_MAX = 10_000
 
 
+@dataclass(frozen=True, slots=True)
+class DiagSources:
+    """What the status socket serves: the daemon's status, and the outbox's commits for tail."""
+
+    status: Callable[[], Awaitable[dict[str, Any]]]
+    """Everything `storegw status` shows, secrets already redacted."""
+    subscribe: Callable[[CommitListener], Callable[[], None]]
+    """Call a listener with each committed batch (rows and their drafts); returns the unsubscribe."""
+
+
 class DiagServer:
     """Answers status and tail requests from the local CLI."""
 
-    def __init__(self, gateway: Gateway, path: str, mode: int) -> None:
-        self.gateway = gateway
+    def __init__(self, sources: DiagSources, path: str, mode: int) -> None:
+        """A server of ``sources`` on the socket ``path``, created with permission bits ``mode``."""
+        self.sources = sources
         self.path = path
         self.mode = mode
         self._server: asyncio.AbstractServer | None = None
@@ -66,7 +74,7 @@ class DiagServer:
             request = json.loads(line or b"{}")
             command = request.get("cmd")
             if command == "status":
-                writer.write(json.dumps(await self.status()).encode() + b"\n")
+                writer.write(json.dumps(await self.sources.status()).encode() + b"\n")
             elif command == "tail":
                 await self._tail(request, reader, writer)
             else:
@@ -76,22 +84,6 @@ class DiagServer:
             pass
         finally:
             writer.close()
-
-    async def status(self) -> dict[str, Any]:
-        """Everything `storegw status` shows."""
-        health = msgspec.to_builtins(await self.gateway.health())
-        link = self.gateway.link
-        health["mqtt"]["broker"] = f"{link.settings.host}:{link.settings.port}" if link else None
-        health["store_id"] = self.gateway.config.gateway.store_id
-        health["gateway_id"] = self.gateway.config.gateway.gateway_id
-        health["config"] = self.gateway.config_path
-        health["boot"] = self.gateway.outbox.boot
-        health["version"] = __version__
-        health["commit"] = commit()
-        health["outbox"]["queued_in_ram"] = self.gateway.outbox.queued
-        publisher = self.gateway.publisher
-        health["mqtt"]["acked"] = publisher.acked if publisher else 0
-        return redact_tree(health)  # device errors can quote a camera URL with its password
 
     async def _tail(self, request: dict[str, Any], reader: asyncio.StreamReader,
                     writer: asyncio.StreamWriter) -> None:
@@ -111,7 +103,7 @@ class DiagServer:
                 except asyncio.QueueFull:
                     skipped += 1
 
-        unsubscribe = self.gateway.outbox.subscribe(on_commit)
+        unsubscribe = self.sources.subscribe(on_commit)
         closed = asyncio.create_task(reader.read())
         try:
             while not closed.done():

@@ -6,16 +6,17 @@ import asyncio
 import inspect
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
+from gateway.config import Config
 from gateway.config.redact import redacted_config
 from gateway.mqtt.link import response_properties
 from gateway.mqtt.replay import RangeSet, ReplayBusy, ReplayFailed, ReplayRequest, split_missing
-
-if TYPE_CHECKING:
-    from gateway.app import Gateway
+from gateway.mqtt.topics import answer_topic
 
 log = logging.getLogger("storegw.cmd")
 
@@ -73,18 +74,42 @@ def sequence_number(request: dict[str, Any], key: str) -> int:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class CommandPorts:
+    """The few things commands use of the daemon.
+
+    Each is called when a command runs, not bound once: a reload may replace the broker link while a
+    replay is under way, and its answer must go out on the new one.
+    """
+
+    outbox: object
+    """The outbox; its ``never_issued_ranges(from_seq, to_seq)`` (sync or async), when it has one, tells
+    pruned numbers from numbers never issued."""
+    replay: Callable[[int, int], ReplayRequest]
+    """Queue a replay of from_seq..to_seq; raises ReplayBusy when too many wait."""
+    answer: Callable[[str, bytes, Any, bool], bool]
+    """Queue an answer (topic, payload, MQTT 5 properties, busy); False when there is no link to answer on."""
+    answers_waiting: Callable[[], int]
+    """Answers waiting for room in the publish window."""
+    topic: Callable[[], str]
+    """The gateway's base topic."""
+    rebirth: Callable[[], int]
+    """Publish the retained birth again; returns the boot it announced."""
+    running_config: Callable[[], Config]
+    """The config the daemon runs with."""
+
+
 class CommandHandler:
     """Parses commands and answers each one; a bad command gets an error answer, never a crash."""
 
-    def __init__(self, gateway: Gateway) -> None:
-        """Commands of ``gateway``, answered through its publisher's window."""
-        self.gateway = gateway
+    def __init__(self, ports: CommandPorts) -> None:
+        """Commands run with ``ports``, answered through the publish window."""
+        self.ports = ports
         self._tasks: set[asyncio.Task[None]] = set()
 
     def waiting(self) -> int:
         """Commands being run plus answers waiting for room in the publish window."""
-        publisher = self.gateway.publisher
-        return len(self._tasks) + (len(publisher.answers) if publisher is not None else 0)
+        return len(self._tasks) + self.ports.answers_waiting()
 
     def on_message(self, topic: str, payload: bytes, properties: Any) -> None:
         """Entry from the link (on the loop thread)."""
@@ -134,12 +159,9 @@ class CommandHandler:
         """Queue the answer (it waits for room in the window, never dropped), echoing `request_id`."""
         if request and isinstance(request.get("request_id"), str | int):
             result["request_id"] = request["request_id"]
-        publisher = self.gateway.publisher
-        if publisher is None:
+        if not self.ports.answer(answer_topic(self.ports.topic(), name), json.dumps(result).encode(),
+                                 response_properties(properties), busy):
             log.warning("command %s: no broker link to answer on", name)
-            return
-        publisher.answer(f"{self.gateway.topic}/cmd-res/{name}", json.dumps(result).encode(),
-                         response_properties(properties), busy=busy)
 
     async def _replay(self, request: dict[str, Any]) -> dict[str, Any]:
         """Re-publish a range of sequence numbers from the outbox; answer once all is handed over."""
@@ -149,9 +171,8 @@ class CommandHandler:
         if last - first + 1 > MAX_REPLAY:
             raise CommandError(f"from_seq..to_seq spans {last - first + 1:,} sequence numbers; at most "
                                f"{MAX_REPLAY:,} per request: split the range into several requests")
-        assert self.gateway.publisher
         try:
-            replay = self.gateway.publisher.replay(first, last)
+            replay = self.ports.replay(first, last)
         except ReplayBusy as exc:
             return {"ok": False, "error": str(exc)}
         try:
@@ -163,7 +184,7 @@ class CommandHandler:
     async def _replay_answer(self, replay: ReplayRequest) -> dict[str, Any]:
         """The answer of a finished replay: what was sent, and the missing numbers, pruned or never issued."""
         skipped: list[tuple[int, int]] = []
-        never_issued_ranges = getattr(self.gateway.outbox, "never_issued_ranges", None)
+        never_issued_ranges = getattr(self.ports.outbox, "never_issued_ranges", None)
         if never_issued_ranges is not None and replay.missing:
             found = never_issued_ranges(replay.from_seq, replay.to_seq)
             if inspect.isawaitable(found):
@@ -184,12 +205,11 @@ class CommandHandler:
 
     async def _rebirth(self, request: dict[str, Any]) -> dict[str, Any]:
         """Publish the retained birth again."""
-        self.gateway.publish_birth()
-        return {"ok": True, "boot": self.gateway.outbox.boot}
+        return {"ok": True, "boot": self.ports.rebirth()}
 
     async def _config(self, request: dict[str, Any]) -> dict[str, Any]:
         """The running config, with secret file paths redacted."""
-        config = redacted_config(msgspec.to_builtins(self.gateway.config))  # URL credentials too
+        config = redacted_config(msgspec.to_builtins(self.ports.running_config()))  # URL credentials too
         for key in SECRET_KEYS:
             if config["mqtt"].get(key):
                 config["mqtt"][key] = "(set)"

@@ -9,15 +9,13 @@ off with jitter and connect a new one, and the publisher re-sends from the outbo
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -26,6 +24,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from drivers.base import Backoff
+from gateway.mqtt.settings import LinkSettings
+from gateway.mqtt.state import state_payload as state_payload  # re-exported for the contract tests' import
 
 log = logging.getLogger("storegw.mqtt")
 
@@ -56,40 +56,6 @@ class _PackedProperties(Properties):
 def event_properties(protocol: str) -> Properties | None:
     """The properties of every event PUBLISH: the CloudEvents content type on MQTT 5, none on 3.1.1."""
     return _PackedProperties(ContentType=CLOUDEVENTS_JSON) if protocol == "5" else None
-
-
-@dataclass
-class LinkSettings:
-    """Everything needed to connect, resolved from the config (secrets already read)."""
-
-    host: str
-    port: int
-    tls: bool
-    client_id: str
-    protocol: str = "5"
-    keepalive_s: int = 30
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    key_password: str | None = None
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    tls_insecure: bool = False
-    max_inflight: int = 20
-    connect_timeout_s: float = 10.0
-    reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 60.0
-    puback_timeout_s: float = 30.0
-    will_topic: str = ""
-    will_payload: bytes = b""
-    subscriptions: tuple[str, ...] = ()
-
-
-def parse_url(url: str) -> tuple[str, int, bool]:
-    """Host, port and TLS flag of an mqtt:// or mqtts:// URL."""
-    parts = urlsplit(url)
-    tls = parts.scheme == "mqtts"
-    return parts.hostname or "localhost", parts.port or (8883 if tls else 1883), tls
 
 
 @dataclass
@@ -408,13 +374,3 @@ def response_properties(request: Any) -> Properties | None:
     props.CorrelationData = data
     return props
 
-
-def state_payload(online: bool, boot: int, version: str, commit: str, reason: str | None = None,
-                  stamped: bool = True) -> bytes:
-    """The retained `.../state` payload (the will is not stamped: the broker sends it later)."""
-    body: dict[str, Any] = {"online": online, "boot": boot, "version": version, "commit": commit}
-    if stamped:
-        body["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    if reason:
-        body["reason"] = reason
-    return json.dumps(body).encode()

@@ -122,6 +122,8 @@ def test_commands_rebirth_config_and_bad_requests(tmp_path: Path, mosquitto: Mos
         wait_for(lambda: sub.on_topic("/state"), what="birth")
         sub.publish(f"{base}/cmd/rebirth", b"{}")
         wait_for(lambda: len(sub.on_topic("/state")) >= 2, what="second birth")
+        # the answer follows the birth through the publish window: it may arrive a poll later
+        wait_for(lambda: sub.on_topic("/cmd-res/rebirth"), what="rebirth answer")
         assert json.loads(sub.on_topic("/cmd-res/rebirth")[0])["ok"] is True
         sub.publish(f"{base}/cmd/config", b"{}")
         answer = json.loads(wait_for(lambda: sub.on_topic("/cmd-res/config"), what="config answer")[0])

@@ -18,10 +18,11 @@ import pytest
 from gateway.app import Gateway, stop_writer
 from gateway.config import load_config
 from gateway.events.types.synthetic import SyntheticData
-from gateway.mqtt.commands import CommandHandler
-from gateway.mqtt.link import LinkSettings, MqttLink
+from gateway.mqtt.commands import CommandHandler, CommandPorts
+from gateway.mqtt.link import MqttLink
 from gateway.mqtt.publisher import ANSWERS_MAX, Publisher
 from gateway.mqtt.replay import PAGE_ROWS, RangeSet, ReplayFailed, ReplayQueue, gaps, split_missing
+from gateway.mqtt.settings import LinkSettings
 from gateway.outbox import Outbox, QuotaPolicy, Row
 from tests.support.broker import Mosquitto
 from tests.support.peers import Daemon, Subscriber, wait_for, write_config
@@ -44,18 +45,19 @@ async def open_prefilled(db: Path, count: int, acked: int) -> tuple[Outbox, asyn
     return outbox, writer
 
 
-def prefill(db: Path, count: int, acked: int, delete: tuple[tuple[int, int], ...] = ()) -> None:
+async def write_outbox(db: Path, count: int, acked: int, delete: tuple[tuple[int, int], ...] = ()) -> None:
     """Write an outbox file as a daemon would have left it (the ranges of ``delete`` gone)."""
-    async def fill() -> None:
-        """Fill, then close."""
-        outbox, writer = await open_prefilled(db, count, acked)
-        await stop_writer(outbox, writer, 30)
-
     db.parent.mkdir(parents=True, exist_ok=True)
-    asyncio.run(fill())
+    outbox, writer = await open_prefilled(db, count, acked)
+    await stop_writer(outbox, writer, 30)
     with sqlite3.connect(db) as conn:
         for lo, hi in delete:
             conn.execute("DELETE FROM events WHERE seq BETWEEN ? AND ?", (lo, hi))
+
+
+def prefill(db: Path, count: int, acked: int) -> None:
+    """write_outbox for a test that runs the daemon as a process (no event loop of its own)."""
+    asyncio.run(write_outbox(db, count, acked))
 
 
 def sequence_of(payload: bytes) -> int:
@@ -106,7 +108,7 @@ def test_ranges_merge_when_they_overlap_or_touch_and_split_when_removed() -> Non
     assert pruned == [(5, 9), (20, 24), (31, 37)] and never == [(25, 30), (38, 40)]
 
 
-def test_the_queue_reads_a_page_at_a_time_merges_requests_and_answers_after_the_rows() -> None:
+async def test_the_queue_reads_a_page_at_a_time_merges_requests_and_answers_after_the_rows() -> None:
     """Overlapping requests share their pages; each gets exact counts; answers follow their rows."""
     held = {seq for seq in range(1, 3001) if not 1200 <= seq <= 1299}  # 1200..1299 pruned
 
@@ -114,55 +116,47 @@ def test_the_queue_reads_a_page_at_a_time_merges_requests_and_answers_after_the_
         """The outbox's read_range over ``held``."""
         return [Row(seq, "t", b"") for seq in sorted(held) if lo <= seq <= hi][:limit]
 
-    async def scenario() -> None:
-        """The scenario, on its own event loop."""
-        queue = ReplayQueue(page_rows=100)
-        first = queue.add(1, 1000, last_seq=3000)
-        overlapping = queue.add(500, 1500, last_seq=3000)
-        adjacent = queue.add(1501, 1600, last_seq=3000)
-        beyond = queue.add(2990, 5000, last_seq=3000)  # 3001.. not issued yet: not read
-        assert queue.pending.ranges() == [(1, 1600), (2990, 3000)]  # three requests, one range
-        pages, sent = 0, []
-        while queue.busy:
-            span = queue.next_page()
-            if span is not None:
-                queue.take_page(*span, read_range(span[0], span[1], queue.page_rows))
-                pages += 1
-                # a second ask of part of 1..1000 while it is being read: read again for it
-                if pages == 3:
-                    again = queue.add(1, 50, last_seq=3000)
-            row = queue.pop()
-            if row is not None:
-                sent.append(row.seq)
-                assert not first.done.done() or row.seq > 1000
-            assert len(queue.rows) <= 100
-            queue.release()
-        assert queue.most_rows_held <= 100
-        # 1..1600 holds 1500 rows and 2990..3000 11 rows: 16 pages, plus one for the second ask of 1..50
-        assert pages == 15 + 1 + 1 and len(sent) == 1500 + 11 + 50
-        assert sorted(set(sent)) == sorted(s for s in held if s <= 1600 or s >= 2990)
-        assert (first.replayed, first.missing.ranges()) == (1000, [])
-        assert (overlapping.replayed, overlapping.missing.ranges()) == (901, [(1200, 1299)])
-        assert (adjacent.replayed, beyond.replayed, again.replayed) == (100, 11, 50)
-        assert all(r.done.done() for r in (first, overlapping, adjacent, beyond, again))
-
-    asyncio.run(scenario())
+    queue = ReplayQueue(page_rows=100)
+    first = queue.add(1, 1000, last_seq=3000)
+    overlapping = queue.add(500, 1500, last_seq=3000)
+    adjacent = queue.add(1501, 1600, last_seq=3000)
+    beyond = queue.add(2990, 5000, last_seq=3000)  # 3001.. not issued yet: not read
+    assert queue.pending.ranges() == [(1, 1600), (2990, 3000)]  # three requests, one range
+    pages, sent = 0, []
+    while queue.busy:
+        span = queue.next_page()
+        if span is not None:
+            queue.take_page(*span, read_range(span[0], span[1], queue.page_rows))
+            pages += 1
+            # a second ask of part of 1..1000 while it is being read: read again for it
+            if pages == 3:
+                again = queue.add(1, 50, last_seq=3000)
+        row = queue.pop()
+        if row is not None:
+            sent.append(row.seq)
+            assert not first.done.done() or row.seq > 1000
+        assert len(queue.rows) <= 100
+        queue.release()
+    assert queue.most_rows_held <= 100
+    # 1..1600 holds 1500 rows and 2990..3000 11 rows: 16 pages, plus one for the second ask of 1..50
+    assert pages == 15 + 1 + 1 and len(sent) == 1500 + 11 + 50
+    assert sorted(set(sent)) == sorted(s for s in held if s <= 1600 or s >= 2990)
+    assert (first.replayed, first.missing.ranges()) == (1000, [])
+    assert (overlapping.replayed, overlapping.missing.ranges()) == (901, [(1200, 1299)])
+    assert (adjacent.replayed, beyond.replayed, again.replayed) == (100, 11, 50)
+    assert all(r.done.done() for r in (first, overlapping, adjacent, beyond, again))
 
 
-def test_a_full_queue_refuses_and_a_new_queue_adopts_what_was_waiting() -> None:
+async def test_a_full_queue_refuses_and_a_new_queue_adopts_what_was_waiting() -> None:
     """Past max_waiting the queue says busy; a successor takes every waiting request over."""
-    async def scenario() -> None:
-        """The scenario, on its own event loop."""
-        queue = ReplayQueue(page_rows=10, max_waiting=2)
-        queue.add(1, 5, last_seq=100)
-        queue.add(3, 9, last_seq=100)
-        with pytest.raises(Exception, match="busy: 2 replays waiting"):
-            queue.add(1, 1, last_seq=100)
-        successor = ReplayQueue(page_rows=10)
-        successor.adopt(queue)
-        assert successor.pending.ranges() == [(1, 9)] and successor.waiting == 2 and not queue.busy
-
-    asyncio.run(scenario())
+    queue = ReplayQueue(page_rows=10, max_waiting=2)
+    queue.add(1, 5, last_seq=100)
+    queue.add(3, 9, last_seq=100)
+    with pytest.raises(Exception, match="busy: 2 replays waiting"):
+        queue.add(1, 1, last_seq=100)
+    successor = ReplayQueue(page_rows=10)
+    successor.adopt(queue)
+    assert successor.pending.ranges() == [(1, 9)] and successor.waiting == 2 and not queue.busy
 
 
 # ---- the publisher's window ------------------------------------------------------------
@@ -186,65 +180,57 @@ class FakeLink:
         return next(self.mids)
 
 
-def test_live_rows_keep_their_share_of_the_window_while_a_replay_runs(tmp_path: Path) -> None:
+async def test_live_rows_keep_their_share_of_the_window_while_a_replay_runs(tmp_path: Path) -> None:
     """Replayed copies never hold more than replay_share of the window; live rows get the rest."""
-    async def scenario() -> None:
-        """The scenario, on its own event loop."""
-        outbox, writer = await open_prefilled(tmp_path / "o.db", 6000, acked=3000)  # 3001..6000 wait
-        link = FakeLink()
-        publisher = Publisher(outbox, link.publish, 10, publish_answer=link.publish_answer, replay_share=0.5)
-        publisher.on_up()
-        replay = publisher.replay(1, 3000)
-        while not replay.done.done():
-            await publisher.fill()
-            assert publisher.replay_inflight <= publisher.replay_cap == 5
-            assert len(publisher.inflight) <= 10 and len(publisher.replays.rows) <= PAGE_ROWS
-            for mid in list(publisher.inflight)[:4]:  # PUBACKs come back a few at a time
-                publisher.on_ack(mid, True)
-        copies = sum(1 for kind, seq in link.sent if kind == "event" and seq <= 3000)
-        live = sum(1 for kind, seq in link.sent if kind == "event" and seq > 3000)
-        assert copies == 3000
-        assert live >= 0.4 * copies, f"live rows starved during the replay: {live} live for {copies} copies"
-        assert publisher.replays.pages_read == 3000 // PAGE_ROWS
-        publisher.close()
-        await stop_writer(outbox, writer, 30)
-
-    asyncio.run(scenario())
+    outbox, writer = await open_prefilled(tmp_path / "o.db", 6000, acked=3000)  # 3001..6000 wait
+    link = FakeLink()
+    publisher = Publisher(outbox, link.publish, 10, publish_answer=link.publish_answer, replay_share=0.5)
+    publisher.on_up()
+    replay = publisher.replay(1, 3000)
+    while not replay.done.done():
+        await publisher.fill()
+        assert publisher.replay_inflight <= publisher.replay_cap == 5
+        assert len(publisher.inflight) <= 10 and len(publisher.replays.rows) <= PAGE_ROWS
+        for mid in list(publisher.inflight)[:4]:  # PUBACKs come back a few at a time
+            publisher.on_ack(mid, True)
+    copies = sum(1 for kind, seq in link.sent if kind == "event" and seq <= 3000)
+    live = sum(1 for kind, seq in link.sent if kind == "event" and seq > 3000)
+    assert copies == 3000
+    assert live >= 0.4 * copies, f"live rows starved during the replay: {live} live for {copies} copies"
+    assert publisher.replays.pages_read == 3000 // PAGE_ROWS
+    publisher.close()
+    await stop_writer(outbox, writer, 30)
 
 
-def test_answers_wait_for_room_in_a_full_window_and_go_first(tmp_path: Path) -> None:
+async def test_answers_wait_for_room_in_a_full_window_and_go_first(tmp_path: Path) -> None:
     """Answers queue behind a full window, take the first free slot, and survive a lost link."""
-    async def scenario() -> None:
-        """The scenario, on its own event loop."""
-        outbox, writer = await open_prefilled(tmp_path / "o.db", 2000, acked=0)
-        link = FakeLink()
-        publisher = Publisher(outbox, link.publish, 10, publish_answer=link.publish_answer)
-        publisher.on_up()
+    outbox, writer = await open_prefilled(tmp_path / "o.db", 2000, acked=0)
+    link = FakeLink()
+    publisher = Publisher(outbox, link.publish, 10, publish_answer=link.publish_answer)
+    publisher.on_up()
+    await publisher.fill()
+    assert len(publisher.inflight) == 10  # the window is full of live rows
+    for n in range(300):
+        publisher.answer("t/cmd-res/x", json.dumps({"n": n}).encode())
+    await publisher.fill()
+    assert len(publisher.answers) == 300  # nothing dropped, nothing sent beyond the window
+    mid = next(iter(publisher.inflight))
+    publisher.on_ack(mid, True)
+    await publisher.fill()
+    assert link.sent[-1] == ("answer", 0)  # the first free slot goes to an answer
+    publisher.on_down()  # answers in flight when the link drops are sent again
+    publisher.on_up()
+    while publisher.answers or any(e.answer for e in publisher.inflight.values()):
         await publisher.fill()
-        assert len(publisher.inflight) == 10  # the window is full of live rows
-        for n in range(300):
-            publisher.answer("t/cmd-res/x", json.dumps({"n": n}).encode())
-        await publisher.fill()
-        assert len(publisher.answers) == 300  # nothing dropped, nothing sent beyond the window
-        mid = next(iter(publisher.inflight))
-        publisher.on_ack(mid, True)
-        await publisher.fill()
-        assert link.sent[-1] == ("answer", 0)  # the first free slot goes to an answer
-        publisher.on_down()  # answers in flight when the link drops are sent again
-        publisher.on_up()
-        while publisher.answers or any(e.answer for e in publisher.inflight.values()):
-            await publisher.fill()
-            for mid in list(publisher.inflight):
-                publisher.on_ack(mid, True)
-        sent = [n for kind, n in link.sent if kind == "answer"]
-        assert set(sent) == set(range(300)) and publisher.answers_dropped == 0
-        publisher.close()
-        await stop_writer(outbox, writer, 30)
-
-    asyncio.run(scenario())
+        for mid in list(publisher.inflight):
+            publisher.on_ack(mid, True)
+    sent = [n for kind, n in link.sent if kind == "answer"]
+    assert set(sent) == set(range(300)) and publisher.answers_dropped == 0
+    publisher.close()
+    await stop_writer(outbox, writer, 30)
 
 
-def test_the_answer_separates_pruned_from_never_issued_through_the_outbox() -> None:
+async def test_the_answer_separates_pruned_from_never_issued_through_the_outbox() -> None:
     """never_issued_ranges (sync or async) splits the missing numbers; without it all are pruned."""
     class Outboxes:
         """An outbox that knows which numbers it skipped (sync or async)."""
@@ -264,77 +250,69 @@ def test_the_answer_separates_pruned_from_never_issued_through_the_outbox() -> N
                 return found
             return later()
 
-    class FakeGateway:
-        """What CommandHandler reads of the gateway."""
+    def unused(*args: Any) -> Any:
+        """A port the replay answer never uses."""
+        raise AssertionError("not used by the replay answer")
 
-        def __init__(self, outbox: Any) -> None:
-            """A gateway with ``outbox`` and no link."""
-            self.outbox = outbox
-            self.publisher = None
-
-    async def scenario(outbox: Any) -> dict[str, Any]:
-        """The scenario, on its own event loop."""
+    async def answer_with(outbox: object) -> dict[str, Any]:
+        """The answer of a finished replay, built with ``outbox`` and no link."""
         queue = ReplayQueue()
         request = queue.add(900, 2100, last_seq=5000)
         request.missing = RangeSet([(900, 999), (1000, 1999), (2050, 2060)])
         request.replayed = 1200 - 1000 - 11 + 1
-        return await CommandHandler(FakeGateway(outbox))._replay_answer(request)  # type: ignore[arg-type]
+        ports = CommandPorts(outbox=outbox, replay=unused, answer=unused, answers_waiting=unused, topic=unused,
+                             rebirth=unused, running_config=unused)
+        return await CommandHandler(ports)._replay_answer(request)
 
     for asynchronous in (False, True):
-        answer = asyncio.run(scenario(Outboxes(asynchronous)))
+        answer = await answer_with(Outboxes(asynchronous))
         assert answer["pruned"] == [[900, 999], [2050, 2060]] and answer["never_issued"] == [[1000, 1999]]
         assert answer["ok"] is True and answer["from_seq"] == 900 and answer["to_seq"] == 2100
-    answer = asyncio.run(scenario(object()))  # an outbox without the method: every gap was pruned
+    answer = await answer_with(object())  # an outbox without the method: every gap was pruned
     assert answer["pruned"] == [[900, 1999], [2050, 2060]] and answer["never_issued"] == []
 
 
 # ---- the real daemon against a real mosquitto -----------------------------------------------
-def test_a_large_replay_is_paged_merged_and_answered_with_what_was_pruned(tmp_path: Path,
-                                                                          mosquitto: Mosquitto) -> None:
+async def test_a_large_replay_is_paged_merged_and_answered_with_what_was_pruned(tmp_path: Path,
+                                                                                mosquitto: Mosquitto) -> None:
     """Ten replays of 30,000: one page at a time, read once, answered with pruned and never issued."""
     db = tmp_path / "data" / "outbox.db"
-    prefill(db, 30_000, acked=30_000, delete=((10_000, 10_199), (20_000, 20_099)))
+    await write_outbox(db, 30_000, acked=30_000, delete=((10_000, 10_199), (20_000, 20_099)))
     config = write_config(tmp_path / "c.toml", port=mosquitto.port, data_dir=tmp_path / "data")
     sub = Subscriber(mosquitto.port, f"{BASE}/#")
+    gateway = Gateway(load_config(str(config)), str(config))
+    await gateway.start()
+    try:
+        outbox = gateway.outbox
+        read_range = outbox.read_range
+        calls: list[tuple[int, int, int]] = []
+        gate = asyncio.Event()
 
-    async def scenario() -> Gateway:
-        """The scenario, on its own event loop."""
-        gateway = Gateway(load_config(str(config)), str(config))
-        await gateway.start()
-        try:
-            outbox = gateway.outbox
-            read_range = outbox.read_range
-            calls: list[tuple[int, int, int]] = []
-            gate = asyncio.Event()
+        async def counted(lo: int, hi: int, limit: int) -> list[Row]:
+            """read_range, counted; the first read waits until every request is in."""
+            calls.append((lo, hi, limit))
+            await gate.wait()
+            return await read_range(lo, hi, limit)
 
-            async def counted(lo: int, hi: int, limit: int) -> list[Row]:
-                """read_range, counted; the first read waits until every request is in."""
-                calls.append((lo, hi, limit))
-                await gate.wait()
-                return await read_range(lo, hi, limit)
-
-            outbox.read_range = counted  # type: ignore[method-assign]
-            outbox.never_issued_ranges = lambda a, b: [(20_000, 20_099)]  # type: ignore[attr-defined]
-            await until(lambda: sub.on_topic("/state"), what="birth")
-            for n in range(10):
-                payload = json.dumps({"from_seq": 1, "to_seq": 30_000, "request_id": f"big-{n}"}).encode()
-                await asyncio.to_thread(sub.publish, f"{BASE}/cmd/replay", payload)
-            assert gateway.publisher
-            await until(lambda: gateway.publisher and gateway.publisher.replays.waiting == 10,
-                        what="ten replay requests queued")
-            gate.set()
-            await until(lambda: len(answers(sub)) == 10, timeout=90, what="ten replay answers")
-            publisher = gateway.publisher
-            assert publisher.replays.most_rows_held <= PAGE_ROWS, "more than one page of replay rows in RAM"
-            assert publisher.most_replay_inflight <= publisher.replay_cap
-            assert all(limit == PAGE_ROWS for _, _, limit in calls)
-            # ten requests of the same range: read once, a page at a time (29,700 rows held)
-            assert len(calls) == 29_700 // PAGE_ROWS + 1
-        finally:
-            await gateway.shutdown()
-        return gateway
-
-    asyncio.run(scenario())
+        outbox.read_range = counted  # type: ignore[method-assign]
+        outbox.never_issued_ranges = lambda a, b: [(20_000, 20_099)]  # type: ignore[attr-defined]
+        await until(lambda: sub.on_topic("/state"), what="birth")
+        for n in range(10):
+            payload = json.dumps({"from_seq": 1, "to_seq": 30_000, "request_id": f"big-{n}"}).encode()
+            await asyncio.to_thread(sub.publish, f"{BASE}/cmd/replay", payload)
+        assert gateway.publisher
+        await until(lambda: gateway.publisher and gateway.publisher.replays.waiting == 10,
+                    what="ten replay requests queued")
+        gate.set()
+        await until(lambda: len(answers(sub)) == 10, timeout=90, what="ten replay answers")
+        publisher = gateway.publisher
+        assert publisher.replays.most_rows_held <= PAGE_ROWS, "more than one page of replay rows in RAM"
+        assert publisher.most_replay_inflight <= publisher.replay_cap
+        assert all(limit == PAGE_ROWS for _, _, limit in calls)
+        # ten requests of the same range: read once, a page at a time (29,700 rows held)
+        assert len(calls) == 29_700 // PAGE_ROWS + 1
+    finally:
+        await gateway.shutdown()
     got = answers(sub)
     assert {a["request_id"] for a in got} == {f"big-{n}" for n in range(10)}
     for answer in got:
@@ -481,80 +459,68 @@ def test_a_reload_during_a_replay_publishes_reconfiguring_not_connection_lost(tm
     sub.close()
 
 
-def test_busy_answers_are_the_only_ones_dropped_and_only_at_the_bound(tmp_path: Path) -> None:
+async def test_busy_answers_are_the_only_ones_dropped_and_only_at_the_bound(tmp_path: Path) -> None:
     """At ANSWERS_MAX the oldest busy answer goes, counted; real answers stay."""
-    async def scenario() -> None:
-        """The scenario, on its own event loop."""
-        outbox, writer = await open_prefilled(tmp_path / "o.db", 0, acked=0)
-        link = FakeLink()
-        publisher = Publisher(outbox, link.publish, 10, publish_answer=link.publish_answer)
-        publisher.answer("t", json.dumps({"n": -1}).encode())
-        for n in range(ANSWERS_MAX - 1):
-            publisher.answer("t", json.dumps({"n": n}).encode(), busy=True)
-        assert publisher.answers_dropped == 0 and len(publisher.answers) == ANSWERS_MAX
-        publisher.answer("t", json.dumps({"n": "last"}).encode())
-        assert publisher.answers_dropped == 1 and len(publisher.answers) == ANSWERS_MAX
-        kept = [json.loads(a.payload)["n"] for a in publisher.answers]
-        assert kept[0] == -1 and kept[1] == 1 and kept[-1] == "last"  # the oldest 'busy' answer went
-        publisher.close()
-        await stop_writer(outbox, writer, 30)
-
-    asyncio.run(scenario())
+    outbox, writer = await open_prefilled(tmp_path / "o.db", 0, acked=0)
+    link = FakeLink()
+    publisher = Publisher(outbox, link.publish, 10, publish_answer=link.publish_answer)
+    publisher.answer("t", json.dumps({"n": -1}).encode())
+    for n in range(ANSWERS_MAX - 1):
+        publisher.answer("t", json.dumps({"n": n}).encode(), busy=True)
+    assert publisher.answers_dropped == 0 and len(publisher.answers) == ANSWERS_MAX
+    publisher.answer("t", json.dumps({"n": "last"}).encode())
+    assert publisher.answers_dropped == 1 and len(publisher.answers) == ANSWERS_MAX
+    kept = [json.loads(a.payload)["n"] for a in publisher.answers]
+    assert kept[0] == -1 and kept[1] == 1 and kept[-1] == "last"  # the oldest 'busy' answer went
+    publisher.close()
+    await stop_writer(outbox, writer, 30)
 
 
-def test_a_cancelled_link_closes_its_client_instead_of_leaving_it_connected(mosquitto: Mosquitto) -> None:
+async def test_a_cancelled_link_closes_its_client_instead_of_leaving_it_connected(mosquitto: Mosquitto) -> None:
     """A link task cancelled mid-session closes its paho client (and asks for the will)."""
     sub = Subscriber(mosquitto.port, f"{BASE}/state")
 
-    async def scenario() -> None:
-        """The scenario, on its own event loop."""
-        settings = LinkSettings(host="127.0.0.1", port=mosquitto.port, tls=False, client_id="storegw-cancel",
-                                will_topic=f"{BASE}/state", will_payload=b'{"online": false}')
-        link = MqttLink(settings, on_up=lambda: None, on_down=lambda why: None, on_ack=lambda mid, ok: None,
-                        on_message=lambda *args: None, oldest_inflight=lambda: None)
-        task = asyncio.create_task(link.run())
-        await until(lambda: link.connected, what="the link up")
-        task.cancel()  # as a stop that could not finish leaves it
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        # closed (asking for its will), not left connected to be taken over by the next link's client
-        await until(lambda: sub.on_topic("/state"), what="the will of the abandoned client")
-
-    asyncio.run(scenario())
+    settings = LinkSettings(host="127.0.0.1", port=mosquitto.port, tls=False, client_id="storegw-cancel",
+                            will_topic=f"{BASE}/state", will_payload=b'{"online": false}')
+    link = MqttLink(settings, on_up=lambda: None, on_down=lambda why: None, on_ack=lambda mid, ok: None,
+                    on_message=lambda *args: None, oldest_inflight=lambda: None)
+    task = asyncio.create_task(link.run())
+    await until(lambda: link.connected, what="the link up")
+    task.cancel()  # as a stop that could not finish leaves it
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    # closed (asking for its will), not left connected to be taken over by the next link's client
+    await until(lambda: sub.on_topic("/state"), what="the will of the abandoned client")
     sub.close()
 
 
-def test_an_unreadable_outbox_fails_the_replay_with_an_answer_and_live_rows_go_on(tmp_path: Path) -> None:
+async def test_an_unreadable_outbox_fails_the_replay_with_an_answer_and_live_rows_go_on(tmp_path: Path) -> None:
     """A read error ends the replays that needed that page with an error; the window keeps working."""
-    async def scenario() -> None:
-        """The scenario, on its own event loop."""
-        outbox, writer = await open_prefilled(tmp_path / "o.db", 1000, acked=500)
-        read_range = outbox.read_range
+    outbox, writer = await open_prefilled(tmp_path / "o.db", 1000, acked=500)
+    read_range = outbox.read_range
 
-        async def broken(lo: int, hi: int, limit: int) -> list[Row]:
-            """The disk fails under 1..500."""
-            if lo <= 500:
-                raise sqlite3.OperationalError("disk I/O error")
-            return await read_range(lo, hi, limit)
+    async def broken(lo: int, hi: int, limit: int) -> list[Row]:
+        """The disk fails under 1..500."""
+        if lo <= 500:
+            raise sqlite3.OperationalError("disk I/O error")
+        return await read_range(lo, hi, limit)
 
-        outbox.read_range = broken  # type: ignore[method-assign]
-        link = FakeLink()
-        publisher = Publisher(outbox, link.publish, 10, publish_answer=link.publish_answer)
-        publisher.on_up()
-        doomed = publisher.replay(1, 100)
-        fine = publisher.replay(600, 700)
-        for _ in range(10_000):
-            if doomed.done.done() and fine.done.done() and not publisher.buffer and not publisher.inflight \
-                    and publisher.read_upto == outbox.last_seq:
-                break
-            await publisher.fill()
-            for mid in list(publisher.inflight):
-                publisher.on_ack(mid, True)
-        with pytest.raises(ReplayFailed, match="could not be read"):
-            doomed.done.result()
-        assert fine.done.result().replayed == 101
-        assert sum(1 for kind, seq in link.sent if kind == "event" and seq > 500) == 500 + 101
-        publisher.close()
-        await stop_writer(outbox, writer, 30)
-
-    asyncio.run(scenario())
+    outbox.read_range = broken  # type: ignore[method-assign]
+    link = FakeLink()
+    publisher = Publisher(outbox, link.publish, 10, publish_answer=link.publish_answer)
+    publisher.on_up()
+    doomed = publisher.replay(1, 100)
+    fine = publisher.replay(600, 700)
+    for _ in range(10_000):
+        if doomed.done.done() and fine.done.done() and not publisher.buffer and not publisher.inflight \
+                and publisher.read_upto == outbox.last_seq:
+            break
+        await publisher.fill()
+        for mid in list(publisher.inflight):
+            publisher.on_ack(mid, True)
+    with pytest.raises(ReplayFailed, match="could not be read"):
+        doomed.done.result()
+    assert fine.done.result().replayed == 101
+    assert sum(1 for kind, seq in link.sent if kind == "event" and seq > 500) == 500 + 101
+    publisher.close()
+    await stop_writer(outbox, writer, 30)

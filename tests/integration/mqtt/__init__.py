@@ -1,0 +1,1 @@
+"""Tests: mqtt, in-process against a real mosquitto."""

@@ -1,0 +1,1 @@
+"""Tests: diag (the status socket, served in-process)."""

@@ -1,0 +1,1 @@
+"""Tests: mqtt (the parts that need no broker)."""
