@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from gateway.cli.errors import CliError
+from gateway.cli.extras import require_extra_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -86,6 +87,7 @@ def replay_command(args: argparse.Namespace) -> int:
 
 def scan_command(args: argparse.Namespace) -> int:
     """Scan and show a live table keyed by pseudonym."""
+    require_extra_of("ble", "ble")
     return asyncio.run(_scan(args))
 
 

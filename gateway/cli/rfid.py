@@ -10,6 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 from gateway.cli.errors import CliError
+from gateway.cli.extras import require_extra_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,15 +61,15 @@ async def run_inventory(host: str, port: int, antennas: list[int], duration: flo
     """Collect reads for ``duration`` seconds; returns them and the driver (for its stats and diagnosis)."""
     from drivers.base import Backoff
     from drivers.llrp import LLRPDriver
+    from gateway.devices.llrp.config import LLRPConfig
 
     # one-shot: what went wrong is told once at the end, not as a log line per retry (sllurp's included)
     logging.getLogger("sllurp").setLevel(logging.CRITICAL)
     logging.getLogger("storegw.driver.llrp").setLevel(logging.ERROR)
 
-    settings: dict[str, Any] = {"antennas": antennas}
-    if power_dbm is not None:
-        settings["tx_power_dbm"] = power_dbm
-    driver = LLRPDriver("inventory", host=host, port=port, reader_config=settings,
+    # the daemon's own mapping of reader settings, so the inventory is taken as the daemon would take it
+    reader = LLRPConfig(id="inventory", host=host, port=port, antennas=antennas, power_dbm=power_dbm)
+    driver = LLRPDriver(reader.id, host=reader.host, port=reader.port, reader_config=reader.sllurp_settings(),
                         backoff=Backoff(initial=0.5, maximum=2.0))
     reads: list[Any] = []
     task = asyncio.create_task(driver.run(reads.extend))
@@ -81,6 +82,7 @@ async def run_inventory(host: str, port: int, antennas: list[int], duration: flo
 
 def inventory_command(args: argparse.Namespace) -> int:
     """Inventory and print the counts."""
+    require_extra_of("rfid", "llrp")
     host, port = parse_reader(args.reader)
     try:
         antennas = [int(a) for a in args.antennas.split(",") if a.strip()]

@@ -1,46 +1,22 @@
-"""`storegw status [--json]` and `storegw tail [--type T]`: ask the running daemon."""
+"""`storegw status [--json]`: what the running daemon is doing, asked over its status socket."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from typing import Any
 
-from gateway.cli.common import DEFAULT_CONFIG, load_or_exit
+from gateway.cli.daemon_socket import add_socket_args, socket_of
 from gateway.cli.errors import CliError
-from gateway.diag.client import DaemonNotRunning, follow_events, request_status
+from gateway.diag.client import DaemonNotRunning, request_status
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `status` and `tail` verbs."""
+    """Add the `status` verb."""
     status = subparsers.add_parser("status", help="what the running daemon is doing")
-    _socket_args(status)
+    add_socket_args(status)
     status.add_argument("--json", action="store_true", help="one JSON document")
     status.set_defaults(func=show_status)
-    tail = subparsers.add_parser("tail", help="follow events as they are committed")
-    _socket_args(tail)
-    tail.add_argument("--type", action="append", default=[], dest="types", metavar="T",
-                      help="only this event type (repeatable), e.g. footfall")
-    tail.set_defaults(func=tail_events)
-
-
-def _socket_args(parser: argparse.ArgumentParser) -> None:
-    """--config and --socket, to find the daemon's socket."""
-    parser.add_argument("--config", default=DEFAULT_CONFIG, help="config of the daemon (to find its socket)")
-    parser.add_argument("--socket", help="status socket path (overrides --config)")
-
-
-def socket_of(args: argparse.Namespace) -> str:
-    """The status socket to talk to."""
-    if args.socket:
-        return str(args.socket)
-    if not os.path.exists(args.config):
-        raise CliError(f"no config at {args.config}; pass --config FILE or --socket PATH", 2)
-    from gateway.config.paths import socket_path
-
-    return socket_path(load_or_exit(args.config))
 
 
 def _age(value: float | None) -> str:
@@ -88,13 +64,3 @@ def format_status(s: dict[str, Any]) -> str:
         lines.append("(no devices configured)")
     return "\n".join(lines)
 
-
-def tail_events(args: argparse.Namespace) -> int:
-    """Print events as the daemon commits them."""
-    try:
-        for line in follow_events(socket_of(args), args.types):
-            sys.stdout.write(line.decode() + "\n")
-            sys.stdout.flush()
-    except DaemonNotRunning as exc:
-        raise CliError(str(exc), 3) from None
-    return 0

@@ -29,7 +29,7 @@ def check_config(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2
-    kinds = ", ".join(f"{d.id} ({type(d).__struct_config__.tag})" for d in config.devices) or "no devices"
+    kinds = ", ".join(f"{d.id} ({d.kind})" for d in config.devices) or "no devices"
     print(f"{args.file}: ok: store {config.gateway.store_id}, gateway {config.gateway.gateway_id}, {kinds}")
     return 0
 
