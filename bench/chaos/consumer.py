@@ -1,4 +1,4 @@
-"""The chaos suite's backend: a paho subscriber recording every event, and the replays it asks for.
+"""The chaos suite's backend: a paho subscriber recording every event and sending commands.
 
 The subscriber uses a persistent MQTT 5 session (clean_start false, one hour expiry) and
 subscribes again on every connect, because a mosquitto without persistence forgets sessions
@@ -15,7 +15,6 @@ import threading
 import time
 import uuid
 from array import array
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,82 +25,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from gateway.events.ranges import RangeSet, gaps
-
 SESSION_EXPIRY_S = 3600
 CONNECT_TIMEOUT_S = 10.0
 PUBLISH_TIMEOUT_S = 10.0
-
-
-def ranges(numbers: Iterable[int]) -> list[tuple[int, int]]:
-    """Sorted, distinct numbers as inclusive (first, last) runs."""
-    out: list[tuple[int, int]] = []
-    for n in numbers:
-        if out and out[-1][1] == n - 1:
-            out[-1] = (out[-1][0], n)
-        else:
-            out.append((n, n))
-    return out
-
-
-def merge_ranges(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Union of inclusive ranges, sorted, overlapping and adjacent ones joined (never expanded)."""
-    return RangeSet(spans).ranges()
-
-
-def subtract_ranges(base: Iterable[tuple[int, int]], remove: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The parts of ``base`` not in ``remove`` (both inclusive ranges)."""
-    rest = RangeSet(base)
-    for lo, hi in remove:
-        rest.remove(lo, hi)
-    return rest.ranges()
-
-
-def gaps_in(spans: Iterable[tuple[int, int]], numbers: list[int]) -> list[tuple[int, int]]:
-    """The parts of ``spans`` that hold none of ``numbers`` (sorted ascending)."""
-    return [gap for lo, hi in merge_ranges(spans) for gap in gaps(numbers, lo, hi)]
-
-
-def count_ranges(spans: Iterable[tuple[int, int]]) -> int:
-    """How many numbers inclusive ranges hold."""
-    return sum(hi - lo + 1 for lo, hi in spans)
-
-
-def expand(spans: Iterable[tuple[int, int]], low: int = 1, high: int | None = None) -> set[int]:
-    """The numbers of inclusive ranges, clipped to low..high."""
-    out: set[int] = set()
-    for lo, hi in spans:
-        lo, hi = max(lo, low), hi if high is None else min(hi, high)
-        if hi >= lo:
-            out.update(range(lo, hi + 1))
-    return out
-
-
-def clip(spans: Iterable[tuple[int, int]], span: tuple[int, int]) -> list[tuple[int, int]]:
-    """The parts of ``spans`` inside ``span``."""
-    return [(max(lo, span[0]), min(hi, span[1])) for lo, hi in spans if hi >= span[0] and lo <= span[1]]
-
-
-def parse_spans(value: Any) -> list[tuple[int, int]]:
-    """Ranges from an answer, event or state file: [[lo, hi(, reason)], ...], [lo, hi] or {"from_seq", "to_seq"}."""
-    spans: list[tuple[int, int]] = []
-    if isinstance(value, dict):
-        for lo_key, hi_key in (("from_seq", "to_seq"), ("first", "last"), ("from", "to"), ("lo", "hi")):
-            if lo_key in value and hi_key in value:
-                try:
-                    spans.append((int(value[lo_key]), int(value[hi_key])))
-                except (TypeError, ValueError):
-                    pass
-                break
-        return spans
-    if not isinstance(value, list):
-        return spans
-    if (len(value) in (2, 3) and all(isinstance(v, int) and not isinstance(v, bool) for v in value[:2])
-            and (len(value) == 2 or isinstance(value[2], str))):  # [lo, hi] or the state file's [lo, hi, reason]
-        return [(int(value[0]), int(value[1]))]
-    for item in value[:100_000]:
-        spans.extend(parse_spans(item))
-    return spans
 
 
 @dataclass
@@ -307,111 +233,3 @@ class Consumer:
         except (RuntimeError, ValueError):
             return False
         return info.is_published()
-
-
-@dataclass
-class ReplayOutcome:
-    """What the final replay found out."""
-
-    requests: int = 0
-    answered: int = 0
-    refused: list[str] = field(default_factory=list)
-    never_issued: list[tuple[int, int]] = field(default_factory=list)
-    """Declared by the gateway's answers."""
-    gone: list[tuple[int, int]] = field(default_factory=list)
-    """Declared missing but not never-issued: pruned or dropped after their commit."""
-    unanswered: list[tuple[int, int]] = field(default_factory=list)
-    seconds: float = 0.0
-    gave_up: str | None = None
-
-
-def plan_requests(missing: list[tuple[int, int]], chunk: int, merge_gap: int = 64) -> list[tuple[int, int]]:
-    """Replay requests covering the ``missing`` ranges: nearby ones merged, each at most ``chunk`` numbers."""
-    merged: list[tuple[int, int]] = []
-    for lo, hi in merge_ranges(missing):
-        if merged and lo - merged[-1][1] <= merge_gap and hi - merged[-1][0] < chunk:
-            merged[-1] = (merged[-1][0], hi)
-        else:
-            merged.append((lo, hi))
-    out: list[tuple[int, int]] = []
-    for lo, hi in merged:
-        for start in range(lo, hi + 1, chunk):
-            out.append((start, min(hi, start + chunk - 1)))
-    return out
-
-
-def replay_missing(consumer: Consumer, missing: list[tuple[int, int]], *, chunk: int = 20_000,
-                   outstanding: int = 4, idle_timeout: float = 30.0, total_timeout: float = 300.0,
-                   busy_retries: int = 10) -> ReplayOutcome:
-    """Ask `cmd/replay` for every missing range, in chunks, and wait while the replay makes progress.
-
-    The caller bounds how many numbers ``missing`` holds (they are tracked one by one).
-    """
-    outcome = ReplayOutcome()
-    start = time.monotonic()
-    if not missing:
-        return outcome
-    want = expand(missing)
-    queue = list(plan_requests(missing, chunk))
-    outcome.requests = len(queue)
-    pending: dict[str, tuple[int, int]] = {}
-    answered: dict[str, tuple[int, int]] = {}
-    retries: dict[tuple[int, int], int] = {}
-    declared: set[int] = set()
-    last_progress = time.monotonic()
-    marker: tuple[int, int] = (-1, -1)
-    run_id = uuid.uuid4().hex[:6]
-    serial = itertools.count(1)
-    while True:
-        now = time.monotonic()
-        while queue and len(pending) < outstanding:
-            span = queue.pop(0)
-            request_id = f"chaos-final-{run_id}-{next(serial)}"
-            if consumer.command("replay", {"from_seq": span[0], "to_seq": span[1], "request_id": request_id}):
-                pending[request_id] = span
-            else:
-                queue.insert(0, span)
-                break
-        for request_id, span in list(pending.items()):
-            for answer in consumer.answers_for(request_id):
-                body = answer.payload
-                del pending[request_id]
-                if body.get("ok") is False:
-                    error = str(body.get("error", ""))
-                    retries[span] = retries.get(span, 0) + 1
-                    if "busy" in error and retries[span] <= busy_retries:
-                        queue.append(span)
-                    else:
-                        outcome.refused.append(f"{span[0]}..{span[1]}: {error}")
-                    break
-                answered[request_id] = span
-                outcome.answered += 1
-                never = parse_spans(body.get("never_issued"))
-                if "pruned" in body:
-                    gone = parse_spans(body.get("pruned"))
-                else:
-                    never_set = expand(never, span[0], span[1])
-                    gone = ranges(sorted(expand(parse_spans(body.get("missing")), span[0], span[1]) - never_set))
-                outcome.never_issued.extend(clip(never, span))
-                outcome.gone.extend(clip(gone, span))
-                declared |= expand(never, span[0], span[1]) | expand(gone, span[0], span[1])
-                break
-        received = consumer.received()
-        still = want - received - declared
-        if not still and not pending and not queue:
-            break
-        progress = (len(want) - len(still), outcome.answered + len(outcome.refused))
-        if progress != marker:
-            marker, last_progress = progress, now
-        if now - last_progress > idle_timeout:
-            outcome.gave_up = f"no progress for {idle_timeout:g} s"
-            break
-        if now - start > total_timeout:
-            outcome.gave_up = f"still going after {total_timeout:g} s"
-            break
-        time.sleep(0.2)
-    outcome.unanswered = sorted(pending.values()) + queue
-    outcome.seconds = time.monotonic() - start
-    outcome.never_issued = merge_ranges(outcome.never_issued)
-    outcome.gone = merge_ranges(outcome.gone)
-    return outcome
