@@ -10,8 +10,8 @@ import sys
 import time
 
 from gateway.cli.common import DEFAULT_CONFIG
+from gateway.cli.daemon_socket import socket_of
 from gateway.cli.errors import CliError
-from gateway.cli.status import socket_of
 from gateway.diag.client import DaemonNotRunning, request_status_async
 
 ONCE_AFTER_S = 1.0

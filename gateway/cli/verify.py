@@ -61,11 +61,12 @@ def verify_command(args: argparse.Namespace) -> int:
     from paho.mqtt.enums import CallbackAPIVersion
 
     from gateway.mqtt.settings import parse_url
+    from gateway.mqtt.topics import command_topic, gateway_topic
 
     if args.idle_timeout <= 0:
         raise CliError(f"bad --idle-timeout {args.idle_timeout:g}: give a number of seconds above 0", 2)
     host, port, tls = parse_url(args.broker)
-    base = f"{args.prefix.rstrip('/')}/{args.store}/{args.gateway}"
+    base = gateway_topic(args.prefix, args.store, args.gateway)
     check = StreamCheck()
     lock = threading.Lock()
     answers: list[dict[str, Any]] = []
@@ -106,7 +107,7 @@ def verify_command(args: argparse.Namespace) -> int:
             for first, last in requests:
                 wait.ask(f"verify-{first}", first, last)
         for first, last in requests:
-            client.publish(f"{base}/cmd/replay", json.dumps({"from_seq": first, "to_seq": last,
+            client.publish(command_topic(base, "replay"), json.dumps({"from_seq": first, "to_seq": last,
                                                               "request_id": f"verify-{first}"}), qos=1)
             replayed.append([first, last])
         if requests:

@@ -25,7 +25,6 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from drivers.base import Backoff
 from gateway.mqtt.settings import LinkSettings
-from gateway.mqtt.state import state_payload as state_payload  # re-exported for the contract tests' import
 
 log = logging.getLogger("storegw.mqtt")
 

@@ -17,7 +17,8 @@ from referencing.exceptions import Unresolvable
 
 from gateway.events.schemas import event_schema
 from gateway.events.types import EVENT_TYPES
-from gateway.mqtt.link import CLOUDEVENTS_JSON, state_payload
+from gateway.mqtt.link import CLOUDEVENTS_JSON
+from gateway.mqtt.state import state_payload
 from tests.support.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
