@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from packaging.markers import Marker
 
-from tests.support.paths import REPO_ROOT
+from tests.support.paths import REPO_ROOT, load_script
 
-sys.path.insert(0, str(REPO_ROOT / "scripts"))  # scripts/ is a folder of commands, not a package
-from bundle import for_target, platform_tags, read_locked
+bundle = load_script("bundle")
+for_target, platform_tags, read_locked = bundle.for_target, bundle.platform_tags, bundle.read_locked
 
 ROOT = REPO_ROOT
 
