@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,10 @@ def sequence_number(request: dict[str, Any], key: str) -> int:
     return value
 
 
+Command = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+"""One command: its JSON request in, its answer out (raise CommandError for an error answer)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CommandPorts:
     """The few things commands use of the daemon.
@@ -106,6 +110,13 @@ class CommandHandler:
         """Commands run with ``ports``, answered through the publish window."""
         self.ports = ports
         self._tasks: set[asyncio.Task[None]] = set()
+        self._commands: dict[str, Command] = {"replay": self._replay, "rebirth": self._rebirth, "config": self._config}
+
+    def add(self, name: str, command: Command) -> None:
+        """Answer ``.../cmd/{name}`` with ``command`` (request in, answer out; CommandError is an error answer)."""
+        if name in self._commands:
+            raise ValueError(f"command {name!r} is already handled")
+        self._commands[name] = command
 
     def waiting(self) -> int:
         """Commands being run plus answers waiting for room in the publish window."""
@@ -139,9 +150,10 @@ class CommandHandler:
             log.info("command %s refused: %s", name, exc)
             self._answer(name, {"ok": False, "error": str(exc)}, None, properties)
             return
-        handler = {"replay": self._replay, "rebirth": self._rebirth, "config": self._config}.get(name)
+        handler = self._commands.get(name)
         if handler is None:
-            result: dict[str, Any] = {"ok": False, "error": f"unknown command {name!r}; known: replay, rebirth, config"}
+            result: dict[str, Any] = {"ok": False,
+                                      "error": f"unknown command {name!r}; known: {', '.join(self._commands)}"}
         else:
             try:
                 result = await handler(request)

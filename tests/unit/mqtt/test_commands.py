@@ -242,3 +242,22 @@ async def test_without_a_link_the_answer_is_logged_as_lost(config: Config, caplo
     CommandHandler(daemon.ports()).on_message(f"{BASE}/cmd/rebirth", b"", None)
     await until(lambda: "no broker link to answer on" in caplog.text, what="the warning")
     assert daemon.births == 1
+
+
+async def test_an_added_command_is_run_and_listed_and_a_name_is_taken_once(config: Config) -> None:
+    """Commands added by other parts of the daemon are answered like the built-in ones."""
+    daemon = RecordingDaemon(config)
+    handler = CommandHandler(daemon.ports())
+
+    async def echo(request: dict[str, Any]) -> dict[str, Any]:
+        """Answer with what was asked."""
+        return {"ok": True, "echo": request.get("say")}
+
+    handler.add("echo", echo)
+    with pytest.raises(ValueError, match="already handled"):
+        handler.add("replay", echo)
+    handler.on_message(f"{BASE}/cmd/echo", b'{"say": "hi", "request_id": 3}', None)
+    handler.on_message(f"{BASE}/cmd/nope", b"{}", None)
+    answers = {topic: answer for topic, answer, _, _ in await answered(daemon, 2)}
+    assert answers[f"{BASE}/cmd-res/echo"] == {"ok": True, "echo": "hi", "request_id": 3}
+    assert answers[f"{BASE}/cmd-res/nope"]["error"] == "unknown command 'nope'; known: replay, rebirth, config, echo"
