@@ -78,7 +78,6 @@ class CameraDriver(Driver[Frame]):
         self._latest: Frame | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._new_frame = threading.Event()
         self.grabbed = 0
         self.taken = 0
         self.ended = False
@@ -93,12 +92,6 @@ class CameraDriver(Driver[Frame]):
             self.taken += 1
             self.stats.extra["skipped_frames"] = self.grabbed - self.taken
         return frame
-
-    def wait_frame(self, timeout: float) -> Frame | None:
-        """Block up to ``timeout`` for a new frame (for the CLI's file runs)."""
-        self._new_frame.wait(timeout)
-        self._new_frame.clear()
-        return self.latest()
 
     # ---- producer thread ---------------------------------------------------------------
     async def run(self, sink: Callable[[Frame], None]) -> None:
@@ -129,13 +122,6 @@ class CameraDriver(Driver[Frame]):
             self._stop.set()
             await loop.run_in_executor(None, thread.join, 5)
 
-    def start_thread(self) -> threading.Thread:
-        """Grab on a plain thread, without an event loop (CLI and benchmarks)."""
-        thread = threading.Thread(target=self._grab_forever, args=(lambda f: None, lambda *a: None),
-                                  name=f"camera:{self.device_id}", daemon=True)
-        thread.start()
-        return thread
-
     def _grab_forever(self, hand_over: Callable[[Frame], None], post: Callable[..., None]) -> None:
         """Open, read, reopen; runs on the grabber thread."""
         first = True
@@ -153,7 +139,6 @@ class CameraDriver(Driver[Frame]):
             if reason == "end":
                 if not self.loop_file:
                     self.ended = True
-                    self._new_frame.set()
                     return
                 continue
             if self._stop.is_set():
@@ -186,7 +171,6 @@ class CameraDriver(Driver[Frame]):
             frame = Frame(image, self.grabbed, time.time())
             with self._lock:
                 self._latest = frame  # the previous one, if not taken, is dropped: never a queue
-            self._new_frame.set()
             hand_over(frame)
             if period:
                 next_due += period
