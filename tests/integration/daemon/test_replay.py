@@ -9,7 +9,6 @@ import json
 import signal
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from gateway.mqtt.settings import LinkSettings
 from gateway.outbox import Outbox, QuotaPolicy, Row
 from tests.support.broker import Mosquitto
 from tests.support.peers import Daemon, Subscriber, wait_for, write_config
+from tests.support.waiting import until
 
 BASE = "storegw/v1/store-t/gw-t"
 
@@ -69,16 +69,6 @@ def answers(sub: Subscriber, name: str = "replay") -> list[dict[str, Any]]:
     """Every answer received on cmd-res/{name}."""
     return [json.loads(p) for p in sub.on_topic(f"/cmd-res/{name}")]
 
-
-async def until(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` without blocking the loop (in-process daemon tests)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 # ---- the replay queue on its own ----------------------------------------------------------

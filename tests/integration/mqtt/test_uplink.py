@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +19,10 @@ from gateway.mqtt.uplink import Uplink
 from gateway.outbox import Outbox, QuotaPolicy
 from tests.support.broker import Mosquitto, free_port
 from tests.support.peers import Subscriber
+from tests.support.waiting import until
 
 BASE = "storegw/v1/store-t/gw-t"
 
-
-async def until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` without blocking the loop."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def settings(port: int, client_id: str = "storegw-uplink-test") -> LinkSettings:

@@ -18,19 +18,10 @@ from gateway.diag.client import follow_events_async, request_status_async
 from gateway.diag.server import DiagServer, DiagSources
 from gateway.events.types.synthetic import SyntheticData
 from gateway.outbox import Draft, Outbox, QuotaPolicy, Row
+from tests.support.waiting import until
 
 STATUS = {"version": "0.0.0-test", "outbox": {"last_seq": 3}, "devices": {}}
 
-
-async def until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` without blocking the loop."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class Sources:

@@ -7,7 +7,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from gateway.mqtt.commands import MAX_COMMANDS_WAITING, CommandHandler, CommandP
 from gateway.mqtt.publisher import Publisher
 from gateway.mqtt.replay import ReplayRequest
 from gateway.outbox import Outbox, QuotaPolicy
+from tests.support.waiting import until
 
 BASE = "storegw/v1/store-t/gw-t"
 CONFIG = """
@@ -41,16 +42,6 @@ source = "rtsp://admin:Sup3r-S3cret@10.0.0.5:554/stream1"
 lines = [{{name = "door", x1 = 0, y1 = 100, x2 = 320, y2 = 100, inside = [160, 200]}}]
 """
 
-
-async def until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` without blocking the loop."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class Wire:
