@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 R = TypeVar("R")
 
@@ -25,11 +25,16 @@ class DriverState(StrEnum):
     STOPPED = "stopped"
 
 
+StateListener = Callable[[DriverState], None]
+"""Told each new state the moment it is set (on the thread that set it)."""
+
+
 @dataclass
 class DriverStats:
     """Counters a driver keeps about its device; read by the supervisor for health."""
 
     state: DriverState = DriverState.STARTING
+    """Set by the driver and the supervisor; every change is told to ``on_state`` (no polling)."""
     readings: int = 0
     last_reading_monotonic: float | None = None
     reconnects: int = 0
@@ -37,6 +42,8 @@ class DriverStats:
     last_error: str | None = None
     extra: dict[str, int | float | bool] = field(default_factory=dict)
     """Figures of the device's kind, by the names the health event declares for them (e.g. "tracks")."""
+    on_state: StateListener | None = field(default=None, repr=False, compare=False)
+    """Who is told of each change of ``state`` (the supervisor, which publishes the device's state)."""
 
     def count_error(self, kind: str, message: str | None = None) -> None:
         """Count one error of ``kind`` and remember the latest message."""
@@ -55,17 +62,25 @@ class DriverStats:
             return None
         return round(time.monotonic() - self.last_reading_monotonic, 3)
 
-    def snapshot(self) -> dict[str, Any]:
-        """Plain-data view of the counters (the health event and `storegw status` use the typed DeviceHealth)."""
-        return {
-            "state": str(self.state),
-            "readings": self.readings,
-            "last_reading_age_s": self.last_reading_age_s(),
-            "reconnects": self.reconnects,
-            "errors": dict(self.errors),
-            "last_error": self.last_error,
-            **self.extra,
-        }
+
+def _get_state(stats: DriverStats) -> DriverState:
+    """The driver's link state."""
+    return stats._state  # type: ignore[attr-defined, no-any-return]
+
+
+def _set_state(stats: DriverStats, value: DriverState) -> None:
+    """Set the state (drivers and the supervisor assign it directly); a change is told to ``on_state``."""
+    previous = stats.__dict__.get("_state")
+    stats._state = value  # type: ignore[attr-defined]
+    listener = stats.on_state
+    if listener is not None and value != previous:
+        listener(value)
+
+
+# A property in place of the field's class attribute, after @dataclass made __init__, __eq__ and __repr__ (which
+# still take and show `state`): only setting the state goes through code; readings and counters stay plain
+# attributes, so the hot path (mark_reading, thousands of times a second) costs nothing more.
+DriverStats.state = property(_get_state, _set_state, doc="The link state; every change is told to on_state.")  # type: ignore[assignment, method-assign]
 
 
 class Driver(abc.ABC, Generic[R]):

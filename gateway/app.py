@@ -21,7 +21,10 @@ from gateway.config.redact import redact_tree, redact_url
 from gateway.diag.server import DiagServer, DiagSources
 from gateway.events.envelope import source_of
 from gateway.events.types.health import HealthData, MqttHealth, OutboxHealth
+from gateway.logsetup import install_log_ring
 from gateway.mqtt.commands import CommandHandler, CommandPorts
+from gateway.mqtt.device_state import DeviceStates
+from gateway.mqtt.diagnostics import DiagnosticsPorts, register_diagnostics
 from gateway.mqtt.link import MqttLink
 from gateway.mqtt.publisher import Publisher
 from gateway.mqtt.replay import ReplayRequest
@@ -30,6 +33,8 @@ from gateway.mqtt.topics import base_topic, event_topic
 from gateway.mqtt.uplink import Uplink
 from gateway.outbox import ClockUntrusted, Outbox, quota_policy
 from gateway.pipelines import Event
+from gateway.remote.manager import RemoteConfig, RemotePorts
+from gateway.remote.wiring import config_store, observation, start_choice
 from gateway.sdnotify import Notifier
 from gateway.supervisor import Supervisor
 from gateway.tasks import STOP_WAIT_S, settle
@@ -83,6 +88,8 @@ class Gateway:
 
     def __init__(self, config: Config, config_path: str) -> None:
         """A daemon for ``config`` (read from ``config_path``); nothing runs until start()."""
+        start_config = start_choice(config, config_path)  # the last committed remote config, else the file
+        config = start_config.config
         self.config = config
         self.config_path = config_path
         self.started = time.monotonic()
@@ -92,6 +99,10 @@ class Gateway:
                              ram_queue_max=config.outbox.ram_queue_max, stall_s=config.outbox.stall_s)
         self.outbox.notice_to = self._notice_route
         self.supervisor = Supervisor(self, config.gateway.data_dir, config_path)
+        # devices/{id}/state: retained, on every change and after every birth (gateway/mqtt/device_state.py)
+        self.device_states = DeviceStates(self._publish_retained, self._base_topic, lambda: self.outbox.boot)
+        self.supervisor.on_state = self.device_states.update
+        self.log_ring = install_log_ring()  # cmd/logs answers from it
         self.notifier = Notifier()
         self.uplink: Uplink | None = None
         """The latest broker uplink, kept after it stops: the next one takes over what it left waiting."""
@@ -100,6 +111,10 @@ class Gateway:
         self._tasks: list[asyncio.Task[Any]] = []
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
+        self.remote = RemoteConfig(config_path, config_store(config), start_config, RemotePorts(
+            running=self._running_config, apply=self.apply_config, emit=self._commit_config_event,
+            observe=lambda: observation(self.link, self.supervisor.health()), flush=self.outbox.flush,
+            answers_waiting=self._answers_waiting))
 
     # ---- events in ---------------------------------------------------------------------
     def _notice_route(self, name: str) -> tuple[str, str]:
@@ -109,6 +124,10 @@ class Gateway:
     def commit_event(self, subject: str, event: Event) -> None:
         """Queue one event of ``subject`` (a device or the gateway) for the outbox (the EventSink call)."""
         self.outbox.submit(event.type, subject, event.time, event.data, event_topic(self.topic, event.type))
+
+    def _commit_config_event(self, data: Any) -> None:
+        """Queue the outcome of a remote config change (gateway/remote) as a `config` event of the gateway."""
+        self.commit_event(self.config.gateway.gateway_id, Event("config", time.time(), data))
 
     # ---- the broker link, as the parts that use it see it --------------------------------
     @property
@@ -155,7 +174,19 @@ class Gateway:
         """What commands use of the daemon, each asked when a command runs."""
         return CommandPorts(outbox=self.outbox, replay=self._replay, answer=self._answer,
                             answers_waiting=self._answers_waiting, topic=self._base_topic,
-                            rebirth=self.publish_birth, running_config=self._running_config)
+                            rebirth=self.publish_birth, running_config=self._running_config,
+                            config_origin=self.remote.describe)
+
+    def _diagnostics_ports(self) -> DiagnosticsPorts:
+        """What cmd/doctor, cmd/logs and cmd/device use of the daemon (gateway/mqtt/diagnostics.py)."""
+        return DiagnosticsPorts(running_config=self._running_config, config_path=lambda: self.config_path,
+                                link=lambda: self.link, device_health=self.supervisor.health,
+                                restart_device=self.supervisor.restart, log_ring=self.log_ring)
+
+    def _publish_retained(self, topic: str, payload: bytes) -> None:
+        """A retained state message (a device's state) on the running link; the next birth republishes it."""
+        if self.uplink is not None and not self.uplink.stopped:
+            self.uplink.publish_retained(topic, payload)
 
     # ---- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -219,14 +250,18 @@ class Gateway:
         self._tasks.append(asyncio.create_task(self._health_loop(), name="health"))
         if self.notifier.watchdog_interval:
             self._tasks.append(asyncio.create_task(self._watchdog_loop(), name="watchdog"))
+        await self.remote.start()  # what the start decided about remote configs, as config events
         self.notifier.notify("READY=1", f"STATUS=running; outbox seq {self.outbox.last_seq}")
 
     def _start_link(self, settings: LinkSettings | None = None) -> None:
         """Start an uplink for the config (``settings``: already read); it takes over the last one's waiting work."""
         settings = settings or link_settings(self.config, self.config_path, self.outbox.boot)
         self.commands = CommandHandler(self._command_ports())
+        self.commands.add("config-apply", self.remote.command)
+        register_diagnostics(self.commands, self._diagnostics_ports())  # cmd/doctor, cmd/logs, cmd/device
         self.uplink = Uplink(self.outbox, settings, replay_share=self.config.mqtt.replay_share,
-                             on_message=self.commands.on_message, previous=self.uplink)
+                             on_message=self.commands.on_message, previous=self.uplink,
+                             on_birth=self.device_states.republish)
         self.uplink.start()
 
     async def _stop_link(self, reason: str, wait_s: float = STOP_WAIT_S) -> None:
@@ -275,6 +310,7 @@ class Gateway:
         writer, others = (self._tasks[0], self._tasks[1:]) if self._tasks else (None, [])
         for task in others:
             task.cancel()
+        await self.remote.stop()  # a trial cut here is rolled back at the next start
         await self.supervisor.stop_all()
         await self.outbox.flush(timeout=left(12.0))
         deadline = time.monotonic() + min(drain_s, left(10.0))
@@ -291,10 +327,20 @@ class Gateway:
         log.info("storegw stopped; outbox at seq %d, %d pending", self.outbox.last_seq, self.outbox.pending)
 
     async def reload(self) -> None:
-        """Re-read the config file; keep the outbox, restart only what changed; a bad config changes nothing."""
+        """SIGHUP: re-read the config file and apply it (or the committed remote config while the file is
+        unchanged, see gateway/remote); keep the outbox, restart only what changed; a bad config changes nothing."""
+        if self.remote.busy is not None:  # the trial decides first; then the reload runs
+            log.warning("reload waits for the end of the trial of remote config version %r", self.remote.busy)
+            self.remote.after_trial = self._reload.set
+            return
         refused = "reload refused, keeping the running config: %s"
         try:
             new = load_config(self.config_path)
+            if new.gateway.data_dir != self.config.gateway.data_dir:
+                log.error("reload: gateway.data_dir changed; that needs a restart (kept %s)",
+                          self.config.gateway.data_dir)
+                return
+            new = await self.remote.reload_target(new)
             # Secrets are compared too, so a changed password file takes effect on SIGHUP.
             wanted = link_settings(new, self.config_path, self.outbox.boot)
         except ConfigError as exc:
@@ -306,9 +352,16 @@ class Gateway:
         except Exception as exc:  # anything else that makes the new config unusable
             log.error(refused, f"{self.config_path}: {type(exc).__name__}: {exc}; fix it and reload again")
             return
+        changes = await self.apply_config(new, wanted)
+        log.info("config reloaded from %s: %s", self.config_path, ", ".join(changes) or "no device changes")
+
+    async def apply_config(self, new: Config, wanted: LinkSettings | None = None) -> list[str]:
+        """Apply a checked config live (SIGHUP, a remote trial, its rollback): only what changed restarts.
+
+        Returns the device changes. ``wanted``: its link settings, when already read."""
         if new.gateway.data_dir != self.config.gateway.data_dir:
-            log.error("reload: gateway.data_dir changed; that needs a restart (kept %s)", self.config.gateway.data_dir)
-            return
+            raise ValueError("gateway.data_dir cannot change while storegw runs")
+        wanted = wanted or link_settings(new, self.config_path, self.outbox.boot)
         old = self.config
         link_changed = self.link is None or wanted != self.link.settings
         self.config = new
@@ -318,8 +371,7 @@ class Gateway:
             self.outbox.source = source_of(new.gateway.store_id, new.gateway.gateway_id)
             self._start_link(wanted)
         self.outbox.stall_s = new.outbox.stall_s
-        changes = await self.supervisor.apply(new.devices)
-        log.info("config reloaded from %s: %s", self.config_path, ", ".join(changes) or "no device changes")
+        return await self.supervisor.apply(new.devices)
 
     # ---- health ------------------------------------------------------------------------
     async def health(self) -> HealthData:
@@ -344,14 +396,15 @@ class Gateway:
                             last_puback_age_s=None if last_puback is None else round(time.monotonic() - last_puback, 3),
                             reconnects=link.stats.reconnects if link else 0,
                             inflight=len(self.publisher.inflight) if self.publisher else 0,
-                            last_error=redact_url(link.stats.last_error) if link and link.stats.last_error else None),
+                            last_error=redact_url(link.stats.last_error) if link and link.stats.last_error else None,
+                            broker=str(link.broker) if link else None),
             disk_free_bytes=disk_free)
 
     async def status(self) -> dict[str, Any]:
         """Everything `storegw status` shows: the health data, who this gateway is and where it publishes."""
         health = msgspec.to_builtins(await self.health())
         link = self.link
-        health["mqtt"]["broker"] = f"{link.settings.host}:{link.settings.port}" if link else None
+        health["mqtt"]["broker"] = str(link.broker) if link else None  # the failover list's current one
         health["store_id"] = self.config.gateway.store_id
         health["gateway_id"] = self.config.gateway.gateway_id
         health["config"] = self.config_path

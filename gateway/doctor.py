@@ -60,17 +60,47 @@ def check_clock() -> Check:
 
 
 def check_broker(config: Config, config_path: str) -> list[Check]:
-    """TCP reachability, TLS handshake with verification, and an MQTT CONNECT with our credentials."""
-    from gateway.mqtt.settings import link_settings, parse_url
+    """Every broker of the list: TCP, TLS with verification, an MQTT CONNECT with our credentials.
 
-    host, port, tls = parse_url(config.mqtt.url)
+    With a failover list, a broker that fails while another passes is a WARN (the gateway works,
+    on another broker); only when every one fails are the failures FAIL. The lines name the broker.
+    """
+    from gateway.mqtt.settings import parse_url
+
+    urls = config.mqtt.broker_urls()
+    if len(urls) == 1:
+        return _check_one_broker(config, config_path, *parse_url(urls[0]))
+    per_broker: list[list[Check]] = []
+    for url in urls:
+        host, port, tls = parse_url(url)
+        checks = _check_one_broker(config, config_path, host, port, tls)
+        for check in checks:
+            if f"{host}:{port}" not in check.detail:
+                check.detail = f"{host}:{port}: {check.detail}"
+        per_broker.append(checks)
+        if any(check.name == "broker credentials" for check in checks):
+            break  # the same secret files for every broker: saying it once is enough
+    if any(all(check.status != FAIL for check in checks) for checks in per_broker):
+        for checks in per_broker:
+            for check in checks:
+                if check.status == FAIL and check.name != "broker credentials":
+                    check.status = WARN
+                    check.detail += " (another broker of mqtt.urls answers: the gateway fails over to it)"
+    return [check for checks in per_broker for check in checks]
+
+
+def _check_one_broker(config: Config, config_path: str, host: str, port: int, tls: bool) -> list[Check]:
+    """TCP reachability, TLS handshake with verification, and an MQTT CONNECT with our credentials."""
+    from gateway.mqtt.settings import link_settings
+
+    setting = "mqtt.urls" if config.mqtt.urls else "mqtt.url"
     checks = []
     try:
         with socket.create_connection((host, port), timeout=5):
             pass
         checks.append(Check("broker tcp", OK, f"{host}:{port} reachable"))
     except OSError as exc:
-        checks.append(Check("broker tcp", FAIL, f"{host}:{port} unreachable ({exc.strerror or exc}); check mqtt.url, "
+        checks.append(Check("broker tcp", FAIL, f"{host}:{port} unreachable ({exc.strerror or exc}); check {setting}, "
                             "the network and the broker"))
         return checks
     try:

@@ -45,6 +45,7 @@ connect_timeout_s = 3
 reconnect_min_s = 0.2
 reconnect_max_s = 2.0
 puback_timeout_s = {self.puback_timeout_s}
+startup_delay_max_s = 0
 {self.extra_mqtt}
 [outbox]
 retain_acked_s = 864000

@@ -77,7 +77,8 @@ async def run_demo(args: argparse.Namespace) -> int:
         devices, notes = families.devices, families.notes
         config_dict = {"gateway": {"store_id": "demo-store", "gateway_id": "gw-demo", "data_dir": str(workdir / "data"),
                                    "health_interval_s": 15.0},
-                       "mqtt": {"url": url, "topic_prefix": "storegw/v1", "reconnect_max_s": 5.0},
+                       "mqtt": {"url": url, "topic_prefix": "storegw/v1", "reconnect_max_s": 5.0,
+                                "startup_delay_max_s": 0.0},  # one gateway, not a fleet: show events at once
                        "outbox": {"max_bytes": 200_000_000}, "devices": devices}
         config_path = workdir / "demo.toml"
         config_path.write_text(dumps(config_dict))

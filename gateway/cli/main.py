@@ -28,6 +28,7 @@ VERB_MODULES = (
     "gateway.cli.camera",
     "gateway.cli.ble",
     "gateway.cli.verify",
+    "gateway.cli.fleet",
 )
 
 

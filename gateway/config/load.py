@@ -7,6 +7,7 @@ import os
 import re
 import stat
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from gateway.config.model import (
     GatewaySection,
     MqttSection,
     OutboxSection,
+    RemoteSection,
 )
 from gateway.devices import KINDS, AnyDeviceConfig
 from gateway.devices.extras import missing_extra_sentence
@@ -36,6 +38,7 @@ _SECTIONS: dict[str, Any] = {
     "mqtt": MqttSection,
     "outbox": OutboxSection,
     "diag": DiagSection,
+    "remote": RemoteSection,
 }
 _REQUIRED = ("gateway", "mqtt")
 _SECRET_FILES = ("password_file", "key_password_file")
@@ -142,11 +145,7 @@ def _check_files(config: Config, file: str, lines: dict[Path, int], problems: li
     socket = config.diag.socket or os.path.join(data_dir, "storegw.sock")
     report(("diag", "socket") if config.diag.socket else ("gateway", "data_dir"),
            socket_path_problem(socket, data_dir))
-    report(("mqtt", "url"), url_problem(config.mqtt.url))
-    if config.mqtt.url.startswith("mqtt://") and (config.mqtt.cert_file or config.mqtt.ca_file):
-        path = ("mqtt", "url")
-        problems.append(Problem(file, line_of(lines, path), "mqtt.url",
-                                "TLS files are set but the url is mqtt://; use mqtts:// to encrypt"))
+    _check_broker_urls(config.mqtt, report)
     if bool(config.mqtt.cert_file) != bool(config.mqtt.key_file):
         path = ("mqtt", "cert_file" if config.mqtt.cert_file else "key_file")
         problems.append(Problem(file, line_of(lines, path), _dotted(path),
@@ -155,6 +154,28 @@ def _check_files(config: Config, file: str, lines: dict[Path, int], problems: li
         path = ("mqtt", "username")
         problems.append(Problem(file, line_of(lines, path), "mqtt.username",
                                 "a username needs password_file (passwords are never written in the config)"))
+
+
+def _check_broker_urls(m: MqttSection, report: Callable[[Path, str | None], bool]) -> None:
+    """Exactly one of url and urls; every broker URL usable, none twice, TLS files only with mqtts://."""
+    if m.url and m.urls:
+        report(("mqtt", "urls"), "set url or urls, not both: urls is the failover list, put every broker in it")
+        return
+    if not m.url and not m.urls:
+        report(("mqtt", "url"), 'required key is missing: set url = "mqtt://host[:port]", or urls = [...] '
+               "to list brokers to fail over between")
+        return
+    tls_files = bool(m.cert_file or m.ca_file)
+    seen: dict[str, int] = {}
+    for index, url in enumerate(m.broker_urls()):
+        path: Path = ("mqtt", "urls", index) if m.urls else ("mqtt", "url")
+        if report(path, url_problem(url)):
+            continue
+        if url.startswith("mqtt://") and tls_files:
+            report(path, "TLS files are set but the url is mqtt://; use mqtts:// to encrypt")
+        if url in seen:
+            report(path, f"{url!r} is listed twice (first as urls[{seen[url]}]): list each broker once")
+        seen.setdefault(url, index)
 
 
 def _read_toml(source: str, file: str) -> dict[str, Any]:
@@ -206,6 +227,11 @@ def parse_config(source: str, file: str = "<config>", check_extras: bool = False
             problems.append(Problem(file, line_of(lines, base), _dotted((*base, "kind")),
                                     f"every device needs a kind: {_KINDS_IN_WORDS}"))
             continue
+        if device["kind"] not in KINDS:
+            path = (*base, "kind")
+            problems.append(Problem(file, line_of(lines, path), _dotted(path),
+                                    f"unknown kind {device['kind']!r}: the kinds are {_KINDS_IN_WORDS}"))
+            continue
         converted = _convert(device, AnyDeviceConfig, base, file, lines, problems)
         if converted is None:
             continue
@@ -225,7 +251,8 @@ def parse_config(source: str, file: str = "<config>", check_extras: bool = False
         raise ConfigError(problems)
     config = Config(gateway=sections["gateway"], mqtt=sections["mqtt"],
                     outbox=sections.get("outbox") or OutboxSection(),
-                    diag=sections.get("diag") or DiagSection(), devices=devices)
+                    diag=sections.get("diag") or DiagSection(),
+                    remote=sections.get("remote") or RemoteSection(), devices=devices)
     _check_files(config, file, lines, problems, for_daemon)
     if problems:
         raise ConfigError(problems)

@@ -10,6 +10,8 @@ from gateway.devices import AnyDeviceConfig
 
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+BrokerUrl = Annotated[str, msgspec.Meta(pattern=r"^mqtts?://[^/]+$",
+                                        description="mqtt://host[:port] or mqtts://host[:port]")]
 
 
 class Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -29,8 +31,15 @@ class GatewaySection(Section):
 class MqttSection(Section):
     """The broker link."""
 
-    url: Annotated[str, msgspec.Meta(pattern=r"^mqtts?://[^/]+$",
-                                     description="mqtt://host[:port] or mqtts://host[:port]")]
+    url: Annotated[str, msgspec.Meta(pattern=r"^(mqtts?://[^/]+)?$",
+                                     description="mqtt://host[:port] or mqtts://host[:port]; "
+                                     "set this or urls, not both")] = ""
+    urls: Annotated[list[BrokerUrl], msgspec.Meta(max_length=16, description="failover list, tried in order: "
+                    "the first that answers is used, the next when it fails; set this or url, not both")] = (
+        msgspec.field(default_factory=list))
+    startup_delay_max_s: Annotated[float, msgspec.Meta(ge=0, le=3600, description="wait a random time in "
+                                   "[0, this] before the first connect and after a lost connection, so a "
+                                   "fleet does not reconnect in lock-step; 0 = never wait")] = 5.0
     topic_prefix: str = "storegw/v1"
     protocol: Literal["5", "3.1.1"] = "5"
     client_id: str = ""
@@ -51,6 +60,10 @@ class MqttSection(Section):
     replay_share: Annotated[float, msgspec.Meta(gt=0, le=1, description="most of the send window "
                                                 "(max_inflight) replayed events may take while a cmd/replay "
                                                 "runs; the rest stays for live events")] = 0.5
+
+    def broker_urls(self) -> list[str]:
+        """The brokers to try, in order: ``urls``, or the one ``url``."""
+        return list(self.urls) if self.urls else [self.url]
 
 
 DropKind = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9-]*$")]
@@ -82,6 +95,18 @@ class DiagSection(Section):
     mode: Annotated[int, msgspec.Meta(ge=0, le=0o777)] = 0o660
 
 
+class RemoteSection(Section):
+    """Config changes from the backend (`cmd/config-apply`): on or off, and how a trial is judged."""
+
+    config_apply: Annotated[bool, msgspec.Meta(description="accept cmd/config-apply; false answers ok=false "
+                                               "and only the local file configures the gateway")] = True
+    commit_after_s: Annotated[float, msgspec.Meta(ge=1, le=3600, description="a remote config is a trial "
+                              "until the broker link is up and every device healthy before is healthy again; "
+                              "not so within this many seconds = roll back to the last committed config")] = 120.0
+    keep_versions: Annotated[int, msgspec.Meta(ge=1, le=100, description="applied configs kept under "
+                             "{data_dir}/config/ (the committed one is always kept)")] = 5
+
+
 class Config(Section):
     """A whole storegw configuration file."""
 
@@ -89,4 +114,5 @@ class Config(Section):
     mqtt: MqttSection
     outbox: OutboxSection = msgspec.field(default_factory=OutboxSection)
     diag: DiagSection = msgspec.field(default_factory=DiagSection)
+    remote: RemoteSection = msgspec.field(default_factory=RemoteSection)
     devices: list[AnyDeviceConfig] = msgspec.field(default_factory=list)

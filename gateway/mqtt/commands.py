@@ -101,6 +101,8 @@ class CommandPorts:
     """Publish the retained birth again; returns the boot it announced."""
     running_config: Callable[[], Config]
     """The config the daemon runs with."""
+    config_origin: Callable[[], dict[str, Any]] | None = None
+    """Where the running config came from: source (local or remote), version, sha256, state (gateway/remote)."""
 
 
 class CommandHandler:
@@ -225,4 +227,5 @@ class CommandHandler:
         for key in SECRET_KEYS:
             if config["mqtt"].get(key):
                 config["mqtt"][key] = "(set)"
-        return {"ok": True, "config": config}
+        origin = self.ports.config_origin() if self.ports.config_origin is not None else {}
+        return {"ok": True, "config": config, **origin}

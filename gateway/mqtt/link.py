@@ -3,17 +3,20 @@
 paho runs its network loop on its own thread; every paho callback only posts to the event
 loop with ``call_soon_threadsafe``. We do not use paho's own reconnect (no jitter, and its
 in-RAM resend would duplicate the outbox's): on any loss the client is discarded, we back
-off with jitter and connect a new one, and the publisher re-sends from the outbox.
+off with jitter and connect a new one, and the publisher re-sends from the outbox. With a
+failover list the new client goes to the next broker; ``failover.FailoverPlan`` decides the order
+and the waits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -23,8 +26,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from drivers.base import Backoff
-from gateway.mqtt.settings import LinkSettings
+from gateway.mqtt.failover import FailoverPlan
+from gateway.mqtt.settings import Endpoint, LinkSettings
 
 log = logging.getLogger("storegw.mqtt")
 
@@ -74,8 +77,12 @@ class MqttLink:
 
     def __init__(self, settings: LinkSettings, *, on_up: Callable[[], None], on_down: Callable[[str], None],
                  on_ack: Callable[[int, bool], None], on_message: Callable[[str, bytes, Any], None],
-                 oldest_inflight: Callable[[], float | None]) -> None:
-        """A link for ``settings``; the callbacks report to the owner (on the loop thread)."""
+                 oldest_inflight: Callable[[], float | None],
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, rng: random.Random | None = None) -> None:
+        """A link for ``settings``; the callbacks report to the owner (on the loop thread).
+
+        ``sleep`` and ``rng`` are the clock and the random source of the waits (tests replace them).
+        """
         self.settings = settings
         self.stats = LinkStats()
         self._on_up = on_up
@@ -94,7 +101,10 @@ class MqttLink:
         self._offline_delivered = False
         self._acks: deque[tuple[int, int, Any]] = deque()
         self._ack_drain_scheduled = False
-        self._backoff = Backoff(initial=settings.reconnect_min_s, maximum=settings.reconnect_max_s)
+        self._plan = FailoverPlan(settings.endpoints(), spread_max_s=settings.startup_delay_max_s,
+                                  backoff_min_s=settings.reconnect_min_s, backoff_max_s=settings.reconnect_max_s,
+                                  rng=rng)
+        self._sleep = sleep
         self._event_properties = event_properties(settings.protocol)
         """Built once: publishing events is the hot path (thousands a second)."""
 
@@ -113,8 +123,8 @@ class MqttLink:
         except RuntimeError:  # loop closed during shutdown
             pass
 
-    def _make_client(self, generation: int) -> paho.Client:
-        """A fresh paho client for one connection attempt."""
+    def _make_client(self, generation: int, tls: bool) -> paho.Client:
+        """A fresh paho client for one connection attempt (``tls``: the broker's URL is mqtts://)."""
         s = self.settings
         v5 = s.protocol == "5"
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id,
@@ -125,7 +135,7 @@ class MqttLink:
         # the state messages, which bypass its window (a full window must not refuse the offline state).
         client.max_queued_messages_set(s.max_inflight + CONTROL_RESERVE)
         client.connect_timeout = s.connect_timeout_s
-        if s.tls:
+        if tls:
             context = ssl.create_default_context(cafile=s.ca_file or None)
             context.check_hostname = not s.tls_insecure
             context.verify_mode = ssl.CERT_REQUIRED
@@ -186,20 +196,41 @@ class MqttLink:
 
     # ---- the connection manager --------------------------------------------------------
     async def run(self) -> None:
-        """Connect, watch, and reconnect with jittered backoff until cancelled."""
+        """Connect, watch, and reconnect (to the next broker of the list) until cancelled."""
         self._loop = asyncio.get_running_loop()
+        plan = self._plan
         try:
             while not self._stopping:
-                reason = await self._session()
+                wait, endpoint = plan.next_attempt()
+                if wait > 0:
+                    if not self.stats.connects and not self.stats.last_error:
+                        log.info("mqtt: connecting to %s in %.1f s (startup_delay_max_s spreads a fleet's connects)",
+                                 endpoint, wait)
+                    await self._sleep(wait)
+                    if self._stopping:
+                        break
+                if self.stats.connects or self.stats.last_error:
+                    self.stats.reconnects += 1
+                was_up, reason = await self._session(endpoint)
                 if self._stopping:
                     break
                 self.stats.last_error = reason
-                delay = self._backoff.next_delay()
-                log.warning("mqtt: %s; reconnecting in %.1f s", reason, delay)
-                await asyncio.sleep(delay)
-                self.stats.reconnects += 1
+                if was_up:
+                    plan.lost()
+                else:
+                    plan.failed()
+                wait, after = plan.upcoming()
+                if after == endpoint:
+                    log.warning("mqtt: %s; reconnecting in %.1f s", reason, wait)
+                else:
+                    log.warning("mqtt: %s; trying %s next, in %.1f s", reason, after, wait)
         finally:
             self._abandon()
+
+    @property
+    def broker(self) -> Endpoint:
+        """The broker in use, or the one being tried next."""
+        return self._plan.current
 
     def _abandon(self) -> None:
         """Cancelled with a client still connected: close it in the background, never leave it running.
@@ -221,8 +252,8 @@ class MqttLink:
         else:
             self._stop_client(client, with_will)
 
-    async def _session(self) -> str:
-        """One connection from attempt to loss; returns why it ended."""
+    async def _session(self, endpoint: Endpoint) -> tuple[bool, str]:
+        """One connection to ``endpoint`` from attempt to loss; whether it was up, and why it ended."""
         assert self._loop
         self._generation += 1
         generation = self._generation
@@ -230,38 +261,40 @@ class MqttLink:
         self._connack = self._loop.create_future()
         s = self.settings
         try:
-            client = self._make_client(generation)
+            client = self._make_client(generation, endpoint.tls)
             self._client = client
             async with asyncio.timeout(s.connect_timeout_s + 1):
-                await self._loop.run_in_executor(None, lambda: client.connect(s.host, s.port, s.keepalive_s))
+                await self._loop.run_in_executor(None, lambda: client.connect(endpoint.host, endpoint.port,
+                                                                               s.keepalive_s))
             client.loop_start()
             async with asyncio.timeout(s.connect_timeout_s):
                 reason = await self._connack
         except ssl.SSLCertVerificationError as exc:
             await self._teardown(generation)
-            return (f"TLS verification of {s.host}:{s.port} failed ({exc.verify_message}); "
-                    f"check ca_file and the broker's certificate")
+            return False, (f"TLS verification of {endpoint} failed ({exc.verify_message}); "
+                           f"check ca_file and the broker's certificate")
         except ssl.SSLError as exc:
             await self._teardown(generation)
-            return f"TLS handshake with {s.host}:{s.port} failed ({exc.reason or exc}); check the TLS files"
+            return False, f"TLS handshake with {endpoint} failed ({exc.reason or exc}); check the TLS files"
         except TimeoutError:
             await self._teardown(generation)
-            return f"no answer from {s.host}:{s.port} within {s.connect_timeout_s:g} s"
+            return False, f"no answer from {endpoint} within {s.connect_timeout_s:g} s"
         except OSError as exc:
             await self._teardown(generation)
-            return f"cannot connect to {s.host}:{s.port} ({exc.strerror or exc})"
+            return False, f"cannot connect to {endpoint} ({exc.strerror or exc})"
         except Exception as exc:
             await self._teardown(generation)
-            return f"cannot connect to {s.host}:{s.port} ({type(exc).__name__}: {exc})"
+            return False, f"cannot connect to {endpoint} ({type(exc).__name__}: {exc})"
         if reason is None or getattr(reason, "is_failure", False):
             await self._teardown(generation)
-            return f"broker refused the connection ({reason or 'closed'}); check username, password and ACLs"
+            return False, (f"broker {endpoint} refused the connection ({reason or 'closed'}); "
+                           "check username, password and ACLs")
         self.stats.connected = True
         self.stats.connects += 1
         self.stats.connected_since = time.monotonic()
         self.stats.last_puback_monotonic = time.monotonic()
-        self._backoff.reset()
-        log.info("mqtt: connected to %s:%d%s", s.host, s.port, " (TLS)" if s.tls else "")
+        self._plan.up()
+        log.info("mqtt: connected to %s%s", endpoint, " (TLS)" if endpoint.tls else "")
         for topic in s.subscriptions:
             client.subscribe(topic, qos=1)
         self._on_up()
@@ -269,7 +302,7 @@ class MqttLink:
         self.stats.connected = False
         self._on_down(why)
         await self._teardown(generation)
-        return why
+        return True, why if why == "stopping" else f"{endpoint}: {why}"
 
     async def _watch(self, client: paho.Client) -> str:
         """Wait for loss; also end the session when paho's thread dies or PUBACKs stop."""

@@ -13,6 +13,19 @@ from gateway.mqtt.state import will_payload
 from gateway.mqtt.topics import base_topic, command_filter, state_topic
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """One broker of the failover list."""
+
+    host: str
+    port: int
+    tls: bool
+
+    def __str__(self) -> str:
+        """host:port, as logs, status and the doctor show a broker."""
+        return f"{self.host}:{self.port}"
+
+
 @dataclass
 class LinkSettings:
     """Everything needed to connect, resolved from the config (secrets already read)."""
@@ -38,6 +51,14 @@ class LinkSettings:
     will_topic: str = ""
     will_payload: bytes = b""
     subscriptions: tuple[str, ...] = ()
+    failover: tuple[Endpoint, ...] = ()
+    """The brokers after the first (host, port, tls), tried in order when the one before fails."""
+    startup_delay_max_s: float = 0.0
+    """Wait uniformly in [0, this] before the first connect and after a lost connection."""
+
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        """Every broker, in the order they are tried: the first, then the failover list."""
+        return (Endpoint(self.host, self.port, self.tls), *self.failover)
 
 
 def parse_url(url: str) -> tuple[str, int, bool]:
@@ -50,10 +71,11 @@ def parse_url(url: str) -> tuple[str, int, bool]:
 def link_settings(config: Config, config_path: str, boot: int) -> LinkSettings:
     """Resolve the `[mqtt]` table into connection settings, reading secret files."""
     m = config.mqtt
-    host, port, tls = parse_url(m.url)
+    first, *rest = (Endpoint(*parse_url(url)) for url in m.broker_urls())
     topic = base_topic(config)
     return LinkSettings(
-        host=host, port=port, tls=tls,
+        host=first.host, port=first.port, tls=first.tls, failover=tuple(rest),
+        startup_delay_max_s=m.startup_delay_max_s,
         client_id=m.client_id or f"storegw-{config.gateway.store_id}-{config.gateway.gateway_id}",
         protocol=m.protocol, keepalive_s=m.keepalive_s,
         ca_file=resolve_path(config_path, m.ca_file) or None,

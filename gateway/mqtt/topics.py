@@ -25,6 +25,11 @@ def state_topic(base: str) -> str:
     return f"{base}/state"
 
 
+def device_state_topic(base: str, device_id: str) -> str:
+    """The retained state of one device (connected, reconnecting, failed, stopped)."""
+    return f"{base}/devices/{device_id}/state"
+
+
 def command_topic(base: str, name: str) -> str:
     """Where the backend sends the command ``name``."""
     return f"{base}/cmd/{name}"

@@ -41,6 +41,8 @@ class Mosquitto:
     port: int = field(default_factory=free_port)
     tls: dict[str, str] | None = None
     password_file: str | None = None
+    acl_file: str | None = None
+    """A mosquitto ``acl_file`` (topic access per user); with it, only what it grants is allowed."""
     process: subprocess.Popen[bytes] | None = None
     workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="storegw-mosq-"))
 
@@ -54,6 +56,8 @@ class Mosquitto:
                  "set_tcp_nodelay true"]
         if self.password_file:
             lines.append(f"password_file {self.password_file}")
+        if self.acl_file:
+            lines.append(f"acl_file {self.acl_file}")
         if os.geteuid() == 0:
             lines.append("user root")  # else mosquitto drops to its own user and cannot read the test's files
         if self.tls:

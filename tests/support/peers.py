@@ -38,11 +38,13 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "c
 class Subscriber:
     """A paho subscriber collecting every message on a topic filter."""
 
-    def __init__(self, port: int, topic: str = "#", tls: dict[str, Any] | None = None) -> None:
+    def __init__(self, port: int, topic: str = "#", tls: dict[str, Any] | None = None,
+                 protocol: int = paho.MQTTv5) -> None:
+        """Subscribe to ``topic`` on the broker at ``port`` (``protocol=paho.MQTTv311`` for nats-server)."""
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"test-sub-{os.getpid()}-{id(self)}",
-                                  protocol=paho.MQTTv5)
+                                  protocol=protocol)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self.client.reconnect_delay_set(min_delay=0.1, max_delay=1)  # back quickly after a broker restart
@@ -95,8 +97,14 @@ def validate_event(event: dict[str, Any]) -> None:
 
 def write_config(path: pathlib.Path, *, port: int, data_dir: pathlib.Path, devices: str = "",
                  mqtt_extra: str = "", outbox_extra: str = "", health_interval_s: float = 60,
-                 url: str | None = None) -> pathlib.Path:
-    """Write a daemon config for tests."""
+                 url: str | None = None, startup_delay_max_s: float = 0,
+                 urls: list[str] | None = None) -> pathlib.Path:
+    """Write a daemon config for tests (no start-up spread unless asked: one gateway, not a fleet).
+
+    ``urls``: a failover list, written instead of ``url``.
+    """
+    broker = (f"urls = {json.dumps(urls)}" if urls is not None
+              else f'url = "{url or f"mqtt://127.0.0.1:{port}"}"')
     path.write_text(f"""
 [gateway]
 store_id = "store-t"
@@ -106,10 +114,11 @@ health_interval_s = {health_interval_s}
 log_level = "info"
 
 [mqtt]
-url = "{url or f'mqtt://127.0.0.1:{port}'}"
+{broker}
 reconnect_min_s = 0.2
 reconnect_max_s = 1.0
 connect_timeout_s = 3
+startup_delay_max_s = {startup_delay_max_s}
 {mqtt_extra}
 
 [outbox]

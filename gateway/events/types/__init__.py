@@ -24,6 +24,7 @@ EVENT_TYPES: dict[str, str] = {
     "member-visit": "gateway.events.types.presence:MemberVisitData",
     "demographics": "gateway.events.types.demographics:DemographicsData",
     "sequence-gap": "gateway.events.types.sequence:SequenceGapData",
+    "config": "gateway.events.types.remote_config:ConfigData",
 }
 
 

@@ -8,8 +8,10 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 
-class DeviceHealth(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class DeviceHealth(msgspec.Struct, kw_only=True):
     """State of one device: what every driver reports, then the figures of its kind.
+
+    Open to figures added later (no ``additionalProperties: false``): a new figure is a compatible change.
 
     A kind's figures are absent (UNSET) until its integration first reports them (most within a second
     of starting, ``watchdog_restarts`` at the first restart); other kinds' figures are never sent.
@@ -85,6 +87,8 @@ class MqttHealth(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reconnects: int
     inflight: int
     last_error: str | None = None
+    broker: str | None = None
+    """host:port of the broker in use, or of the one being tried (mqtt.urls is a failover list)."""
 
 
 class HealthData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

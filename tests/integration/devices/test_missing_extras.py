@@ -157,7 +157,7 @@ async def test_supervisor_fails_a_device_whose_extra_is_missing_once_and_never_r
     assert finished and not ran and slot.restarts == 0
     expected = f'device "reader-1" (llrp) needs the rfid extra: install storegw[rfid] (missing module: {NOWHERE})'
     assert slot.context.stats.last_error == expected
-    assert slot.context.stats.snapshot()["state"] == "failed"
+    assert slot.health().state == "failed"
     assert [r.getMessage().startswith(expected) for r in caplog.records if r.name == "storegw.supervisor"] == [True]
 
 

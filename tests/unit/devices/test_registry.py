@@ -127,6 +127,16 @@ def test_the_config_error_for_a_device_without_a_kind_lists_exactly_the_registry
     assert listed.replace(" or ", ", ").split(", ") == list(KINDS)
 
 
+def test_the_config_error_for_an_unknown_kind_names_it_and_lists_the_registry() -> None:
+    """A kind that is not registered (a typo) is named, with the kinds there are, on its own line."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(CONFIG_HEAD + '[[devices]]\nid = "x"\nkind = "serial-counter"\n', "c.toml")
+    (problem,) = caught.value.problems
+    assert problem.key == "devices[0].kind" and problem.line == CONFIG_HEAD.count("\n") + 3
+    listed = problem.message.removeprefix("unknown kind 'serial-counter': the kinds are ")
+    assert listed.replace(" or ", ", ").split(", ") == list(KINDS)
+
+
 def test_every_sim_module_is_named_after_a_kind_registered_in_registry_order_and_imports() -> None:
     """Each module in gateway/cli/sim/ is an emulator command: none is skipped, each registers its verb."""
     on_disk = {info.name for info in pkgutil.iter_modules(gateway.cli.sim.__path__)}

@@ -1,0 +1,1 @@
+"""Tests: storegw fleet simulate as a subprocess against a real mosquitto."""
