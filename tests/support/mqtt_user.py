@@ -14,7 +14,6 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
-from paho.mqtt.packettypes import PacketTypes
 
 from tests.support.peers import wait_for
 
@@ -116,15 +115,9 @@ class MqttUser:
             sock.close()
 
 
-def message_expiry(seconds: int) -> Properties:
-    """MQTT 5 PUBLISH properties with a message expiry (to tell one publish from another in a test)."""
-    props = Properties(PacketTypes.PUBLISH)
-    props.MessageExpiryInterval = seconds
-    return props
-
-
-def not_delivered(observer: MqttUser, publisher: MqttUser, topic: str, sentinel_topic: str) -> None:
-    """Assert that ``observer`` never got what ``publisher`` just sent on ``topic``.
+def not_delivered(observer: MqttUser, publisher: MqttUser, topic: str, sentinel_topic: str,
+                  payload: bytes | None = None) -> None:
+    """Assert that ``observer`` never got what ``publisher`` just sent on ``topic`` (``payload``: only that one).
 
     ``publisher`` sends a unique sentinel on ``sentinel_topic``, which ``observer`` is allowed to receive, on the
     same connection: a broker forwards one connection's messages in order, so once the sentinel is in, anything
@@ -133,4 +126,5 @@ def not_delivered(observer: MqttUser, publisher: MqttUser, topic: str, sentinel_
     marker = uuid.uuid4().hex.encode()
     publisher.publish(sentinel_topic, marker)
     observer.wait_message(sentinel_topic, marker)
-    assert observer.received(topic) == [], f"{observer.username} received {topic}"
+    got = [p for p in observer.received(topic) if payload is None or p == payload]
+    assert got == [], f"{observer.username} received {topic}"
