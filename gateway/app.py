@@ -57,6 +57,15 @@ async def stop_writer(outbox: Outbox, writer: asyncio.Task[Any], timeout: float)
     await outbox.close()
 
 
+def link_error(link: MqttLink | None) -> str | None:
+    """The link's error for health: a refused command subscription while connected, else the last one."""
+    if link is None:
+        return None
+    error = link.stats.subscription_error if link.connected else None
+    error = error or link.stats.last_error
+    return redact_url(error) if error else None
+
+
 class StartError(Exception):
     """The daemon could not start; the message is one sentence: what failed, on which file, what to do."""
 
@@ -396,7 +405,7 @@ class Gateway:
                             last_puback_age_s=None if last_puback is None else round(time.monotonic() - last_puback, 3),
                             reconnects=link.stats.reconnects if link else 0,
                             inflight=len(self.publisher.inflight) if self.publisher else 0,
-                            last_error=redact_url(link.stats.last_error) if link and link.stats.last_error else None,
+                            last_error=link_error(link),
                             broker=str(link.broker) if link else None),
             disk_free_bytes=disk_free)
 

@@ -26,6 +26,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from drivers.base import Backoff
 from gateway.mqtt.failover import FailoverPlan
 from gateway.mqtt.settings import Endpoint, LinkSettings
 
@@ -70,6 +71,9 @@ class LinkStats:
     last_error: str | None = None
     last_puback_monotonic: float | None = None
     connected_since: float | None = None
+    subscription_error: str | None = None
+    """Why the broker refused the command subscription on this connection (None once it accepted it)."""
+    subscribe_refusals: int = 0
 
 
 class MqttLink:
@@ -106,6 +110,9 @@ class MqttLink:
                                   rng=rng)
         self._sleep = sleep
         self._event_properties = event_properties(settings.protocol)
+        self._subscribing: dict[int, str] = {}
+        """mid -> topic of the SUBSCRIBEs waiting for their SUBACK."""
+        self._subscribe_backoff = Backoff(initial=1.0, maximum=30.0)
         """Built once: publishing events is the hot path (thousands a second)."""
 
     # ---- paho callbacks (network thread): post and return ------------------------------
@@ -152,6 +159,8 @@ class MqttLink:
         client.on_publish = lambda c, u, mid, rc, props: self._ack_from_thread(generation, mid, rc)
         client.on_message = lambda c, u, msg: self._post(
             generation, self._on_message, msg.topic, msg.payload, msg.properties)
+        client.on_subscribe = lambda c, u, mid, codes, props: self._post(generation, self._subscribed, generation,
+                                                                           mid, codes)
         return client
 
     def _ack_from_thread(self, generation: int, mid: int, reason: Any) -> None:
@@ -187,6 +196,41 @@ class MqttLink:
         self._lost.set()
         if not self._stopping and self.stats.connected:
             self.stats.last_error = f"disconnected: {reason}"
+
+    def _subscribe(self, generation: int, topic: str) -> None:
+        """Send one SUBSCRIBE on the current connection; its SUBACK is checked in _subscribed."""
+        client = self._client
+        if client is None or generation != self._generation or not self.stats.connected:
+            return
+        result, mid = client.subscribe(topic, qos=1)
+        if result == paho.MQTT_ERR_SUCCESS and mid is not None:
+            self._subscribing[mid] = topic
+
+    def _subscribed(self, generation: int, mid: int, codes: list[Any]) -> None:
+        """A SUBACK: a refused subscription is asked for again with backoff, never left silently missing.
+
+        A broker may refuse it for a while (NATS while JetStream elects a leader after a node loss): the
+        connection is otherwise fine, events keep flowing, but no command would ever arrive.
+        """
+        topic = self._subscribing.pop(mid, None)
+        if topic is None:
+            return
+        refused = [code for code in codes if getattr(code, "is_failure", False)]
+        if not refused:
+            if self.stats.subscription_error is not None:
+                log.warning("mqtt: the broker accepted the command subscription %s now", topic)
+            self.stats.subscription_error = None
+            self._subscribe_backoff.reset()
+            return
+        delay = self._subscribe_backoff.next_delay()
+        first = self.stats.subscription_error is None
+        self.stats.subscription_error = f"broker refused the subscription {topic} ({refused[0]})"
+        self.stats.subscribe_refusals += 1
+        if first:
+            log.error("mqtt: %s: commands cannot arrive; asking again every few seconds (next in %.1f s)",
+                      self.stats.subscription_error, delay)
+        assert self._loop
+        self._loop.call_later(delay, self._subscribe, generation, topic)
 
     def _acked(self, mid: int, reason: Any) -> None:
         """PUBACK for ``mid`` (success unless an MQTT 5 failure reason code)."""
@@ -287,16 +331,21 @@ class MqttLink:
             return False, f"cannot connect to {endpoint} ({type(exc).__name__}: {exc})"
         if reason is None or getattr(reason, "is_failure", False):
             await self._teardown(generation)
-            return False, (f"broker {endpoint} refused the connection ({reason or 'closed'}); "
-                           "check username, password and ACLs")
+            if reason is None:
+                return False, (f"broker {endpoint} closed the connection before accepting the session; "
+                               "check username, password and ACLs, and the broker's own log")
+            return False, f"broker {endpoint} refused the connection ({reason}); check username, password and ACLs"
         self.stats.connected = True
         self.stats.connects += 1
         self.stats.connected_since = time.monotonic()
         self.stats.last_puback_monotonic = time.monotonic()
         self._plan.up()
         log.info("mqtt: connected to %s%s", endpoint, " (TLS)" if endpoint.tls else "")
+        self._subscribing.clear()
+        self._subscribe_backoff.reset()
+        self.stats.subscription_error = None
         for topic in s.subscriptions:
-            client.subscribe(topic, qos=1)
+            self._subscribe(generation, topic)
         self._on_up()
         why = await self._watch(client)
         self.stats.connected = False
