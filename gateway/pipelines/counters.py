@@ -5,6 +5,9 @@ a wrap when the last was in the top quarter of the range and the new one in the 
 otherwise it is a reset, and the new count is what happened since the reset. A count outside
 0 .. 2^bits - 1 cannot come from the counter: that reading is skipped (counted in
 ``out_of_range``), so a delta is never negative.
+
+With a ``StoreOccupancy`` (``pipelines/occupancy.py``) the deltas also keep the store's
+occupancy: a door counter's in - out, never negative, reset daily, alerts over a limit.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from gateway.events.envelope import rfc3339
 from gateway.events.types.footfall import FootfallData
 from gateway.pipelines import Event
+from gateway.pipelines.occupancy import StoreOccupancy
 
 
 def in_range(count: int, bits: int) -> bool:
@@ -55,8 +59,10 @@ class FootfallCounter:
     the next interval then starts at ``now``, so no person is ever counted twice.
     """
 
-    def __init__(self, line: str, interval_s: float, counter_bits: int, baseline: Baseline | None = None) -> None:
+    def __init__(self, line: str, interval_s: float, counter_bits: int, baseline: Baseline | None = None,
+                 occupancy: StoreOccupancy | None = None) -> None:
         self.line = line
+        self.occupancy = occupancy
         self.interval_s = interval_s
         self.counter_bits = counter_bits
         self.baseline = baseline
@@ -93,6 +99,9 @@ class FootfallCounter:
         self.people_in += delta_in
         self.people_out += delta_out
         base.count_in, base.count_out = count_in, count_out
+        if self.occupancy is not None:
+            # ins first: a reading's order inside its period is unknown, and outs must not hit 0 early
+            events += self.occupancy.enter(delta_in, now) + self.occupancy.leave(delta_out, now)
         return events
 
     def tick(self, now: float) -> list[Event]:
@@ -103,21 +112,26 @@ class FootfallCounter:
         while True:
             end = self._boundary(self.start) + self.interval_s
             if now < end:
-                return events
-            events.append(self._emit(self.start, end))
+                break
+            events += self._emit(self.start, end)
             self.start = end
+        if self.occupancy is not None:
+            events += self.occupancy.step(now)  # the daily reset, after the intervals it belongs after
+        return events
 
     def flush(self, now: float) -> list[Event]:
         """Emit the running (partial) interval up to ``now``."""
         events = self.tick(now)
         if self.start is not None and now > self.start:
-            events.append(self._emit(self.start, now))
+            events += self._emit(self.start, now)
             self.start = now
         return events
 
-    def _emit(self, start: float, end: float) -> Event:
-        """The footfall event of [start, end) and a fresh count."""
+    def _emit(self, start: float, end: float) -> list[Event]:
+        """The footfall event of [start, end) (and store occupancy, if kept) and a fresh count."""
         data = FootfallData(line=self.line, interval_start=rfc3339(start), interval_s=round(end - start, 3),
                             in_=self.people_in, out=self.people_out, source="serial_counter")
         self.people_in = self.people_out = 0
-        return Event("footfall", end, data)
+        if self.occupancy is None:
+            return [Event("footfall", end, data)]
+        return [Event("footfall", end, data), self.occupancy.event(end)]

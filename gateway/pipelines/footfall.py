@@ -8,21 +8,35 @@ at the line never counts and a person who turns back before crossing never count
 ends just past a line near the frame edge (where the hysteresis cannot be reached) is counted
 when it ends. A new track that appears where a confirmed one was lost a moment ago (an id
 switch) continues that track's side of each line, so the crossing is counted once, not missed.
+
+Retail figures ride on the same crossings (each rule in its own module): crossing rules
+(``rules``, e.g. staff and child) move a crossing from ``in``/``out`` to ``staff_*``/``child_*``;
+groups of customers (``groups.py``); passers-by on an outside line or zone and U-turns at the
+door (``passersby.py``); store occupancy from in - out (``occupancy.py``). ``crossings`` keeps
+every counted crossing of the counting lines, whoever made it (accuracy is about people).
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gateway.events.envelope import rfc3339
 from gateway.events.types.footfall import DwellData, FootfallData, OccupancyData
 from gateway.pipelines import Event
+from gateway.pipelines.groups import GroupCounter, GroupSettings
+from gateway.pipelines.occupancy import OccupancySettings, StoreOccupancy
+from gateway.pipelines.passersby import Approach, ShopFront, ZoneTraversals, approach_step
 from gateway.vision.geometry import CountingLine, Point, Zone, bottom_centre
 from gateway.vision.tracker import ByteTracker, Track
+
+if TYPE_CHECKING:
+    from gateway.pipelines.people import CrossingRule
 
 
 @dataclass
@@ -53,6 +67,19 @@ class FootfallSettings:
     confirm_frames: int = 2
     reid_s: float = 1.0
     """A new track this soon after a confirmed one vanished nearby continues its line states."""
+    groups: dict[str, GroupSettings] = field(default_factory=dict)
+    """Per counting line: count groups of customers (buying units) with these settings."""
+    shop_fronts: dict[str, ShopFront] = field(default_factory=dict)
+    """Per counting line: its outside line or zone (passers-by) and U-turn distance."""
+    occupancy: OccupancySettings | None = None
+    """Store occupancy from in - out over all counting lines; None: off."""
+    rules: list[CrossingRule] = field(default_factory=list)
+    """Crossing rules in order; the first that classifies a crossing takes it out of in/out."""
+
+
+def _height(track: Track) -> float:
+    """A track's box height in pixels (never below 1)."""
+    return max(track.box[3] - track.box[1], 1.0)
 
 
 class FootfallPipeline:
@@ -70,6 +97,20 @@ class FootfallPipeline:
         self.crossings: list[tuple[str, str, float]] = []
         """(line, "in"|"out", time) of every counted crossing, for accuracy evaluation."""
         self._now = 0.0
+        self._outside = {front.outside.name: name for name, front in settings.shop_fronts.items()
+                         if front.outside is not None}
+        """Outside line name -> the counting line whose passers-by it counts."""
+        self._lines = settings.lines + [front.outside for front in settings.shop_fronts.values()
+                                        if front.outside is not None]
+        self.groups = {name: GroupCounter(group) for name, group in settings.groups.items()}
+        self.extra: dict[str, dict[str, int]] = {line.name: defaultdict(int) for line in settings.lines}
+        """Per line, this interval's staff_in, child_out, passers_by, u_turns, ..."""
+        self.approaches: dict[tuple[int, str], Approach] = {}
+        self.traversals = {name: ZoneTraversals(front.outside_zone) for name, front in settings.shop_fronts.items()
+                           if front.outside_zone is not None}
+        self.occupancy = StoreOccupancy(settings.occupancy) if settings.occupancy is not None else None
+        self._pending: list[Event] = []
+        """Occupancy alerts made while following tracks, returned by the call that made them."""
 
     # ---- per frame ---------------------------------------------------------------------
     def process(self, detections: np.ndarray, now: float, signatures: np.ndarray | None = None) -> list[Event]:
@@ -79,21 +120,34 @@ class FootfallPipeline:
         active, removed = self.tracker.update(detections, now, signatures)
         for track in active:
             if track.last_time == now:
+                if track.confirmed:
+                    for rule in self.settings.rules:
+                        rule.observe(track, now)
                 self._follow(track, now)
         for track in removed:
             self._end(track)
+        if self.occupancy is not None and self.occupancy.settings.empty_zone is not None:
+            zone = self.occupancy.settings.empty_zone
+            self._pending += self.occupancy.step(now, zone_empty=all(z != zone for (_, z) in self.zone_entry))
+        return events + self._drain()
+
+    def _drain(self) -> list[Event]:
+        """The alerts made since the last call."""
+        events, self._pending = self._pending, []
         return events
 
     def _follow(self, track: Track, now: float) -> None:
         """Update lines and zones for a track seen in this frame."""
         point = bottom_centre(track.box)
-        for line in self.settings.lines:
+        for line in self._lines:
             self._line_step(track, line, point)
             state = self.states[(track.id, line.name)]
             if track.confirmed and state.early:
                 for side in state.early:
-                    self._count(line.name, side)
+                    self._count(track, line.name, side, point)
                 state.early.clear()
+        if track.confirmed:
+            self._shop_front(track, point)
         for zone in self.settings.zones:
             key = (track.id, zone.name)
             inside = track.confirmed and zone.contains(point)
@@ -148,30 +202,73 @@ class FootfallPipeline:
         if state.pending_frames >= self.settings.confirm_frames:
             crossed = state.anchor is not None and line.crossed_by(state.anchor, point)
             if crossed and (track.confirmed or state.trusted):
-                self._count(line.name, side)
+                self._count(track, line.name, side, point)
             elif crossed:
                 # a person crossing right where they were first seen: counted only if the track
                 # turns out to be real (confirmed); a flicker that never confirms never counts
                 state.early.append(side)
             state.side, state.anchor, state.pending_frames = side, point, 0
 
-    def _count(self, line: str, side: int) -> None:
-        """One crossing: towards the inside is `in`."""
+    def _classify(self, track: Track, line: str) -> str | None:
+        """The name of the first rule that claims this track's crossing of ``line``, if any."""
+        for rule in self.settings.rules:
+            if rule.classify(track, line, self._now):
+                return rule.name
+        return None
+
+    def _count(self, track: Track, line: str, side: int, point: Point) -> None:
+        """One crossing: towards the inside is `in`; a rule's crossing goes to its own count."""
+        direction = "in" if side > 0 else "out"
+        owner = self._outside.get(line)
+        if owner is not None:
+            if self._classify(track, line) is None:
+                self.extra[owner]["passers_by"] += 1
+            return
+        self.crossings.append((line, direction, self._now))
+        if self.occupancy is not None:
+            change = self.occupancy.enter if side > 0 else self.occupancy.leave
+            self._pending += change(1, self._now)
+        rule = self._classify(track, line)
+        if rule is not None:
+            self.extra[line][f"{rule}_{direction}"] += 1
+            return
         index = 0 if side > 0 else 1
         self.counts[line][index] += 1
         self.totals[line][index] += 1
-        self.crossings.append((line, "in" if side > 0 else "out", self._now))
+        if line in self.groups:
+            self.groups[line].add(direction, self._now, point, _height(track))
+
+    def _shop_front(self, track: Track, point: Point) -> None:
+        """U-turns at each door and passers-by through each outside zone, for a confirmed track."""
+        for line in self.settings.lines:
+            front = self.settings.shop_fronts.get(line.name)
+            if front is None:
+                continue
+            if front.u_turn_distance is not None:
+                approach = self.approaches.setdefault((track.id, line.name), Approach())
+                if (approach_step(approach, line, point, _height(track), front.u_turn_distance)
+                        and self._classify(track, line.name) is None):
+                    self.extra[line.name]["u_turns"] += 1
+            traversal = self.traversals.get(line.name)
+            if traversal is not None and traversal.step(track.id, point) and self._classify(track, line.name) is None:
+                self.extra[line.name]["passers_by"] += 1
 
     def _end(self, track: Track) -> None:
         """A track is gone: late count near frame edges, close its zone stays."""
-        for line in self.settings.lines:
+        for line in self._lines:
+            self.approaches.pop((track.id, line.name), None)
             state = self.states.pop((track.id, line.name), None)
             if (state is None or state.last is None or state.anchor is None or not track.confirmed
                     or state.side == 0 or state.handed_over):
                 continue
             distance = line.signed_distance(state.last)
             if (1 if distance > 0 else -1) != state.side and line.crossed_by(state.anchor, state.last):
-                self._count(line.name, -state.side)
+                self._count(track, line.name, -state.side, state.last)
+        for name, traversal in self.traversals.items():
+            if traversal.end(track.id) and track.confirmed and self._classify(track, name) is None:
+                self.extra[name]["passers_by"] += 1
+        for rule in self.settings.rules:
+            rule.forget(track.id)
         for zone in self.settings.zones:
             entered = self.zone_entry.pop((track.id, zone.name), None)
             if entered is not None:
@@ -188,7 +285,9 @@ class FootfallPipeline:
         while now >= self.interval_start + step:
             events += self._emit(self.interval_start, self.interval_start + step)
             self.interval_start += step
-        return events
+        if self.occupancy is not None:
+            self._pending += self.occupancy.step(now)  # after the intervals, so each shows its own count
+        return events + self._drain()
 
     def finish(self, now: float) -> list[Event]:
         """End every track (end of a file or shutdown) and emit the running interval."""
@@ -199,7 +298,7 @@ class FootfallPipeline:
         if self.interval_start is not None and now > self.interval_start:
             events += self._emit(self.interval_start, now)
             self.interval_start = now
-        return events
+        return events + self._drain()
 
     def _emit(self, start: float, end: float) -> list[Event]:
         """footfall per line, occupancy and dwell per zone, for [start, end)."""
@@ -207,8 +306,12 @@ class FootfallPipeline:
         for name, (count_in, count_out) in self.counts.items():
             events.append(Event("footfall", end, FootfallData(line=name, interval_start=rfc3339(start),
                                                               interval_s=round(end - start, 3), in_=count_in,
-                                                              out=count_out, source="camera")))
+                                                              out=count_out, source="camera",
+                                                              **self._retail_fields(name, count_in))))
             self.counts[name] = [0, 0]
+            self.extra[name] = defaultdict(int)
+        if self.occupancy is not None:
+            events.append(self.occupancy.event(end))
         for zone in self.settings.zones:
             present = sum(1 for (_, z) in self.zone_entry if z == zone.name)
             events.append(Event("occupancy", end, OccupancyData(zone=zone.name, count=present)))
@@ -220,3 +323,20 @@ class FootfallPipeline:
                 p90_s=round(sorted(dwells)[int(0.9 * (len(dwells) - 1))], 2) if dwells else None)))
             self.dwells[zone.name] = []
         return events
+
+    def _retail_fields(self, line: str, count_in: int) -> dict[str, int | float | None]:
+        """The optional footfall fields of ``line`` for this interval: only those configured."""
+        extra = self.extra[line]
+        fields: dict[str, int | float | None] = {}
+        for rule in self.settings.rules:
+            fields[f"{rule.name}_in"], fields[f"{rule.name}_out"] = extra[f"{rule.name}_in"], extra[f"{rule.name}_out"]
+        if line in self.groups:
+            fields["groups_in"], fields["groups_out"] = self.groups[line].take()
+        front = self.settings.shop_fronts.get(line)
+        if front is not None and front.counts_passers_by:
+            passers_by = extra["passers_by"]
+            fields["passers_by"] = passers_by
+            fields["capture_rate"] = round(count_in / passers_by, 3) if passers_by else None
+        if front is not None and front.u_turn_distance is not None:
+            fields["u_turns"] = extra["u_turns"]
+        return fields

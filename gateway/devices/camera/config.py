@@ -1,4 +1,4 @@
-"""Config of cameras: source, counting lines, zones, rates."""
+"""Config of cameras: source, counting lines, zones, rates, and the retail figures (all off by default)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,24 @@ import msgspec
 from gateway.devices.base_config import DeviceConfig
 
 Coord = Annotated[float, msgspec.Meta(ge=0, le=100_000)]
+Polygon = Annotated[list[Annotated[list[Coord], msgspec.Meta(min_length=2, max_length=2)]], msgspec.Meta(min_length=3)]
+HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="local time, HH:MM")]
+BoxHeights = Annotated[float, msgspec.Meta(gt=0, le=10, description="in box heights (perspective-robust)")]
+GroupWindow = Annotated[float, msgspec.Meta(ge=0, le=30, description="seconds; 0: groups off")]
+
+
+class SegmentConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A segment in image pixels (an outside line: direction does not matter)."""
+
+    x1: Coord
+    y1: Coord
+    x2: Coord
+    y2: Coord
+
+    def __post_init__(self) -> None:
+        """Two distinct ends."""
+        if (self.x1, self.y1) == (self.x2, self.y2):
+            raise ValueError("an outside line needs two distinct ends")
 
 
 class LineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -20,14 +38,26 @@ class LineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     x2: Coord
     y2: Coord
     inside: Annotated[list[Coord], msgspec.Meta(min_length=2, max_length=2)]
+    outside: Annotated[SegmentConfig | None, msgspec.Meta(
+        description="a line on the street side: its crossings, either way, are passers-by")] = None
+    outside_zone: Annotated[Polygon | None, msgspec.Meta(
+        description="or a zone on the street side: tracks through it are passers-by")] = None
+    u_turn_distance: Annotated[BoxHeights | None, msgspec.Meta(
+        description="count U-turns: coming this close (box heights) to the line from outside, then going back")] = None
+    group_window_s: Annotated[GroupWindow | None, msgspec.Meta(description="overrides the camera's")] = None
+    group_distance: Annotated[BoxHeights | None, msgspec.Meta(description="overrides the camera's")] = None
+
+    def __post_init__(self) -> None:
+        """One source of passers-by per line."""
+        if self.outside is not None and self.outside_zone is not None:
+            raise ValueError(f"line {self.name!r}: give outside or outside_zone, not both")
 
 
 class ZoneConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A polygon (at least 3 [x, y] points) for occupancy and dwell."""
 
     name: Annotated[str, msgspec.Meta(min_length=1)]
-    polygon: Annotated[list[Annotated[list[Coord], msgspec.Meta(min_length=2, max_length=2)]],
-                       msgspec.Meta(min_length=3)]
+    polygon: Polygon
 
 
 class DemographicsConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -54,8 +84,31 @@ class CameraConfig(DeviceConfig, tag="camera"):
     threads: Annotated[int, msgspec.Meta(ge=1, le=8, description="onnxruntime threads for this camera")] = 1
     stall_s: Annotated[float, msgspec.Meta(ge=1, le=600)] = 10.0
     demographics: DemographicsConfig = msgspec.field(default_factory=DemographicsConfig)
+    group_window_s: Annotated[GroupWindow, msgspec.Meta(
+        description="customers crossing a line the same way within this many seconds (and group_distance) are one "
+                    "group: groups_in/groups_out; 0: off")] = 0.0
+    group_distance: BoxHeights = 1.5
+    store_occupancy: Annotated[bool, msgspec.Meta(
+        description="publish store occupancy from in - out of all lines (on when any occupancy_* is set)")] = False
+    occupancy_reset_at: Annotated[HHMM | None, msgspec.Meta(
+        description="reset store occupancy to 0 every day at this local time (closing)")] = None
+    occupancy_empty_zone: Annotated[str | None, msgspec.Meta(
+        description="a zone of this camera: empty for empty_reset_s resets store occupancy to 0")] = None
+    empty_reset_s: Annotated[float, msgspec.Meta(ge=10, le=86400)] = 300.0
+    occupancy_limit: Annotated[Annotated[int, msgspec.Meta(ge=1)] | None, msgspec.Meta(
+        description="alert (occupancy event, alert over/under) when store occupancy goes above it")] = None
 
     def __post_init__(self) -> None:
-        """A camera must count something."""
+        """A camera must count something; store occupancy needs lines and a known zone."""
         if not self.lines and not self.zones:
             raise ValueError("a camera needs at least one entry in lines or zones")
+        if self.occupancy_empty_zone is not None and self.occupancy_empty_zone not in {z.name for z in self.zones}:
+            raise ValueError(f"occupancy_empty_zone {self.occupancy_empty_zone!r} is not one of this camera's zones")
+        if self.counts_store_occupancy and not self.lines:
+            raise ValueError("store occupancy counts in - out: the camera needs at least one line")
+
+    @property
+    def counts_store_occupancy(self) -> bool:
+        """True when store occupancy is on (asked for, or implied by one of its settings)."""
+        return (self.store_occupancy or self.occupancy_reset_at is not None or self.occupancy_limit is not None
+                or self.occupancy_empty_zone is not None)

@@ -24,11 +24,14 @@ async def run_device(cfg: CameraConfig, ctx: DeviceContext) -> None:
     Not a ``run_stream``: frames are taken at the camera's own pace (the latest one, detect_fps times
     a second) and inference awaits an executor, rather than readings pushed into a callback.
     """
+    from gateway.devices.camera.retail import retail_settings
     from gateway.vision.setup import build_engine
 
     lines, zones = geometry(cfg)
+    # crossing rules (staff, child) are wired here once gateway/pipelines/people/ has its config
     engine = build_engine(lines, zones, interval_s=cfg.interval_s, score_threshold=cfg.score_threshold,
-                          hysteresis_px=cfg.hysteresis_px, threads=cfg.threads, demographics=cfg.demographics)
+                          hysteresis_px=cfg.hysteresis_px, threads=cfg.threads, demographics=cfg.demographics,
+                          retail=retail_settings(cfg))
     driver = CameraDriver(cfg.id, source=cfg.source, fps=cfg.fps, loop=cfg.loop, stall_s=cfg.stall_s, stats=ctx.stats)
     loop = asyncio.get_running_loop()
     grabbing = asyncio.create_task(driver.run(lambda frame: None))

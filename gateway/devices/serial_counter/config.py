@@ -8,6 +8,8 @@ import msgspec
 
 from gateway.devices.base_config import DeviceConfig
 
+HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="local time, HH:MM")]
+
 
 class SerialCounterConfig(DeviceConfig, tag="serial_counter"):
     """A people counter on a serial port (device path, pty or any pyserial URL)."""
@@ -21,3 +23,14 @@ class SerialCounterConfig(DeviceConfig, tag="serial_counter"):
     unplug_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600,
                                 description="no byte for this long = device gone; reopen")] = 10.0
     counter_bits: Annotated[int, msgspec.Meta(ge=8, le=64, description="width of the device counter")] = 16
+    store_occupancy: Annotated[bool, msgspec.Meta(
+        description="publish store occupancy from this door's in - out (on when any occupancy_* is set)")] = False
+    occupancy_reset_at: Annotated[HHMM | None, msgspec.Meta(
+        description="reset store occupancy to 0 every day at this local time (closing)")] = None
+    occupancy_limit: Annotated[Annotated[int, msgspec.Meta(ge=1)] | None, msgspec.Meta(
+        description="alert (occupancy event, alert over/under) when store occupancy goes above it")] = None
+
+    @property
+    def counts_store_occupancy(self) -> bool:
+        """True when store occupancy is on (asked for, or implied by one of its settings)."""
+        return self.store_occupancy or self.occupancy_reset_at is not None or self.occupancy_limit is not None

@@ -14,6 +14,7 @@ from gateway.devices.context import DeviceContext
 from gateway.devices.serial_counter.config import SerialCounterConfig
 from gateway.devices.stream import run_stream
 from gateway.pipelines.counters import Baseline, FootfallCounter
+from gateway.pipelines.occupancy import OccupancySettings, StoreOccupancy, parse_hhmm
 
 TICK_S = 1.0
 
@@ -55,7 +56,11 @@ async def run_device(cfg: SerialCounterConfig, ctx: DeviceContext) -> None:
     driver = SerialCounterDriver(cfg.id, port=cfg.port, protocol=cfg.protocol, baudrate=cfg.baudrate,
                                  read_timeout_s=cfg.read_timeout_s, unplug_timeout_s=cfg.unplug_timeout_s,
                                  counter_bits=counter_bits, stats=ctx.stats)
-    counter = FootfallCounter(cfg.door or cfg.id, cfg.interval_s, counter_bits, load_baseline(ctx))
+    occupancy = None
+    if cfg.counts_store_occupancy:
+        occupancy = StoreOccupancy(OccupancySettings(
+            reset_at=parse_hhmm(cfg.occupancy_reset_at) if cfg.occupancy_reset_at else None, limit=cfg.occupancy_limit))
+    counter = FootfallCounter(cfg.door or cfg.id, cfg.interval_s, counter_bits, load_baseline(ctx), occupancy)
 
     def on_reading(reading: CounterReading) -> None:
         """Turn one reading into events."""

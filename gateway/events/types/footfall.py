@@ -2,29 +2,61 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
+OptionalCount = NonNegInt | None
 
 
-class FootfallData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """People that crossed one door or counting line during one interval."""
+class FootfallData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """People that crossed one door or counting line during one interval.
+
+    Every field after ``source`` is absent unless the feature that fills it is configured, so a
+    plain counter's payload is what it always was. ``in``/``out`` are customers: crossings that a
+    staff or child rule classified are reported in ``staff_*``/``child_*`` instead.
+    """
 
     line: Annotated[str, msgspec.Meta(description="door or counting-line name")]
     interval_start: Annotated[str, msgspec.Meta(description="RFC 3339 UTC start of the interval")]
     interval_s: Annotated[float, msgspec.Meta(gt=0)]
     in_: NonNegInt = msgspec.field(name="in")
     out: NonNegInt
-    source: Annotated[str, msgspec.Meta(description="serial_counter or camera")] = "serial_counter"
+    # no default: omit_defaults would otherwise drop it from serial counters' payloads
+    source: Annotated[str, msgspec.Meta(description="serial_counter or camera")]
+    groups_in: Annotated[OptionalCount, msgspec.Meta(
+        description="buying units in: customers who crossed inwards together count as one group")] = None
+    groups_out: Annotated[OptionalCount, msgspec.Meta(description="groups of customers who went out together")] = None
+    passers_by: Annotated[OptionalCount, msgspec.Meta(
+        description="people passing the shop front (crossings of the outside line, either way, or tracks "
+                    "through the outside zone), staff and children left out")] = None
+    u_turns: Annotated[OptionalCount, msgspec.Meta(
+        description="people who came up to the door from outside and turned back without crossing")] = None
+    capture_rate: Annotated[Annotated[float, msgspec.Meta(ge=0)] | None, msgspec.Meta(
+        description="`in` (customers, after staff and child exclusion) / passers_by of this interval; "
+                          "absent (null) when passers_by is 0 or no outside line is configured")] = None
+    staff_in: Annotated[OptionalCount, msgspec.Meta(description="crossings inwards classified as staff")] = None
+    staff_out: Annotated[OptionalCount, msgspec.Meta(description="crossings outwards classified as staff")] = None
+    child_in: Annotated[OptionalCount, msgspec.Meta(description="crossings inwards classified as children")] = None
+    child_out: Annotated[OptionalCount, msgspec.Meta(description="crossings outwards classified as children")] = None
 
 
-class OccupancyData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """How many people are in a zone right now."""
+class OccupancyData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """How many people are in a zone (or, with scope "store", the store from in - out) right now.
 
-    zone: str
+    A store-scope event is published every interval and, with a limit, at once when the count
+    goes over the limit (``alert: "over"``) and when it falls back to the limit (``alert: "under"``).
+    """
+
+    zone: Annotated[str, msgspec.Meta(description="camera zone name, or the store-occupancy name")]
     count: NonNegInt
+    scope: Annotated[Literal["zone", "store"], msgspec.Meta(
+        description="zone: people seen in a camera zone; store: in - out since the last reset, never negative",
+    )] = "zone"
+    limit: Annotated[OptionalCount, msgspec.Meta(description="the configured occupancy_limit, if any")] = None
+    alert: Annotated[Literal["over", "under"] | None, msgspec.Meta(
+        description="over: count went above limit; under: it fell back to the limit or below")] = None
 
 
 class DwellData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

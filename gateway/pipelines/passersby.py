@@ -1,0 +1,97 @@
+"""The shop front: passers-by on an outside line or zone, and U-turns at the door.
+
+Pure helpers for ``footfall.py``. A passer-by is a crossing of the outside line either way (the
+footfall pipeline's own hysteresis machine counts it, so jitter never counts) or a confirmed track
+that has been in the outside zone, counted once when it leaves the zone or ends.
+
+A U-turn is a person who comes up to the door from the street and goes back without crossing.
+Distances are in box heights (perspective-robust): a track is *armed* once seen on the outside at
+least ``2 * u_turn_distance`` from the counting segment, *near* once it then comes within
+``u_turn_distance``, and it is a U-turn when it goes back beyond ``2 * u_turn_distance`` still on the
+outside. Being on the inside disarms it, so a customer who walks in is never a U-turn, and one who
+comes out and walks away is not either (never armed before being near).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from gateway.vision.geometry import CountingLine, Point, Zone
+
+
+@dataclass(frozen=True)
+class ShopFront:
+    """What one counting line watches on its street side (each part optional)."""
+
+    outside: CountingLine | None = None
+    """Crossings of it, either way, are passers-by."""
+    outside_zone: Zone | None = None
+    """Tracks through it are passers-by (used when there is no outside line)."""
+    u_turn_distance: float | None = None
+    """Box heights from the counting segment that count as having come up to the door; None: off."""
+
+    @property
+    def counts_passers_by(self) -> bool:
+        """True when an outside line or zone is configured."""
+        return self.outside is not None or self.outside_zone is not None
+
+
+def segment_distance(line: CountingLine, point: Point) -> float:
+    """Distance from ``point`` to the segment a-b of ``line`` (not the infinite line)."""
+    (ax, ay), (bx, by) = line.a, line.b
+    dx, dy = bx - ax, by - ay
+    t = max(0.0, min(1.0, ((point[0] - ax) * dx + (point[1] - ay) * dy) / (dx * dx + dy * dy)))
+    return math.dist(point, (ax + t * dx, ay + t * dy))
+
+
+@dataclass
+class Approach:
+    """One track's approach to one door."""
+
+    armed: bool = False
+    near: bool = False
+
+
+def approach_step(state: Approach, line: CountingLine, point: Point, height: float, near: float) -> bool:
+    """Advance one track's approach by one position; True when this step completes a U-turn."""
+    if line.signed_distance(point) > 0:
+        state.armed = state.near = False
+        return False
+    distance = segment_distance(line, point) / max(height, 1.0)
+    if distance >= 2 * near:
+        turned = state.armed and state.near
+        state.armed, state.near = True, False
+        return turned
+    if distance <= near:
+        state.near = True  # only an armed track can turn: one that starts near the door never does
+    return False
+
+
+@dataclass
+class ZoneTraversals:
+    """Tracks that have been in an outside zone, each counted once when it leaves or ends."""
+
+    zone: Zone
+    inside: set[int] = field(default_factory=set)
+    done: set[int] = field(default_factory=set)
+
+    def step(self, track_id: int, point: Point) -> bool:
+        """One position of a confirmed track; True when it has just passed through the zone."""
+        if self.zone.contains(point):
+            if track_id not in self.done:
+                self.inside.add(track_id)
+            return False
+        if track_id in self.inside:
+            self.inside.discard(track_id)
+            self.done.add(track_id)
+            return True
+        return False
+
+    def end(self, track_id: int) -> bool:
+        """A track is gone; True when it ended in the zone and was not counted yet."""
+        self.done.discard(track_id)
+        if track_id in self.inside:
+            self.inside.discard(track_id)
+            return True
+        return False
