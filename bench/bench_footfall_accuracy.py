@@ -4,11 +4,13 @@ Run:  .venv/bin/python bench/bench_footfall_accuracy.py [DIR ...]   (default ../
 For every sequence (video + gt/gt.txt in MOT format) and every counting line below, ground-truth
 crossings are the annotated tracks' bottom-centre points passing the line segment between two
 consecutive annotated frames (direction = the side it ends on). The real pipeline (NanoDet-m,
-tracker, counting) runs on every frame of the video on the video's clock. A counted crossing
-matches a ground-truth crossing of the same direction within ``--window`` seconds (each used
-once): absolute accuracy = 1 - (FP + FN) / GT, net accuracy = 1 - |counted - GT| / GT, per
-direction; MAE = mean absolute error of per-interval counts. The evaluation data never enters the
-repository; only these figures do.
+tracker, counting) runs on every frame of the video on the video's clock. The comparison is
+gateway/audit/report.py's, the same as `storegw audit` in a store (ground truth = the technician's
+tally): a counted crossing matches a ground-truth crossing of the same direction within
+``--window`` seconds, one to one, as many pairs as possible: absolute accuracy = 1 - (FP + FN) / GT,
+net accuracy = 1 - |counted - GT| / GT, per direction; MAE = mean absolute error of per-interval
+counts (in and out together) over the clip cut in ``--interval`` periods, the last one shorter.
+The evaluation data never enters the repository; only these figures do.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import cv2
 
+from gateway.audit.report import compare
 from gateway.vision.geometry import CountingLine, bottom_centre
 from gateway.vision.setup import build_engine
 
@@ -56,26 +59,14 @@ def match(counted: list[tuple[str, float]], truth: list[tuple[str, float]], wind
           since: float = 0.0) -> dict[str, dict[str, int]]:
     """TP, FP, FN and totals per direction, of true crossings (and unmatched counts) at or after ``since``.
 
-    Matching always uses every crossing, so a count just after ``since`` that belongs to a true
-    crossing just before it is neither a false positive nor a miss of the later period.
+    The measure of `storegw audit` (gateway/audit/report.py, truth = the technician's tally): matching
+    always uses every crossing, so a count just after ``since`` that belongs to a true crossing just
+    before it is neither a false positive nor a miss of the later period.
     """
-    out = {}
-    for direction in ("in", "out"):
-        c = sorted(t for d, t in counted if d == direction)
-        g = sorted(t for d, t in truth if d == direction)
-        used: set[int] = set()
-        matched_counts: set[int] = set()
-        for k, t in enumerate(c):
-            best = min((abs(t - gt), i) for i, gt in enumerate(g) if i not in used) if len(used) < len(g) else None
-            if best is not None and best[0] <= window:
-                used.add(best[1])
-                matched_counts.add(k)
-        tp = sum(1 for i in used if g[i] >= since)
-        fn = sum(1 for i, gt in enumerate(g) if i not in used and gt >= since)
-        fp = sum(1 for k, t in enumerate(c) if k not in matched_counts and t >= since)
-        counted_n = sum(1 for i in used if g[i] >= since) + fp
-        out[direction] = {"gt": sum(1 for gt in g if gt >= since), "counted": counted_n, "tp": tp, "fp": fp, "fn": fn}
-    return out
+    end = max([since, *(t for _, t in counted), *(t for _, t in truth)])
+    report = compare(truth, counted, window, since, end)
+    return {d: {"gt": r.manual, "counted": r.device, "tp": r.matched, "fp": r.extra, "fn": r.missed}
+            for d, r in report.directions.items()}
 
 
 def read_frames(video: Path) -> tuple[list[object], float]:
@@ -131,14 +122,10 @@ def run_sequence(name: str, video: Path, cases: list[tuple[CountingLine, list[tu
                 counted, key=lambda c: c[1])))
             print(f"  {name} {line.name} truth:   " + " ".join(f"{d}@{t * fps:.0f}" for d, t in sorted(
                 truth, key=lambda c: c[1])))
-        buckets = int(len(frames) / fps // args.interval) + 1
-        errors = []
-        for k in range(buckets):
-            lo, hi = k * args.interval, (k + 1) * args.interval
-            errors.append(abs(sum(lo <= t < hi for _, t in counted) - sum(lo <= t < hi for _, t in truth)))
+        per_interval = compare(truth, counted, args.window, 0.0, len(frames) / fps, bucket_s=args.interval)
         steady = match(counted, truth, args.window, since=args.warmup)
         results.append({"sequence": name, "line": line.name, "match": match(counted, truth, args.window),
-                        "steady": steady, "mae": sum(errors) / len(errors)})
+                        "steady": steady, "mae": per_interval.bucket_mae})
     return results
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import msgspec
 
 from gateway import __version__
+from gateway.audit.feed import CrossingFeed
+from gateway.audit.store import commit_audit
 from gateway.buildinfo import commit
 from gateway.config import Config, ConfigError, load_config
 from gateway.config.files import restrict_data_files
@@ -117,6 +119,7 @@ class Gateway:
         """The latest broker uplink, kept after it stops: the next one takes over what it left waiting."""
         self.commands: CommandHandler | None = None
         self.diag: DiagServer | None = None
+        self.crossings = CrossingFeed()  # what `storegw audit` follows, through the status socket
         self._tasks: list[asyncio.Task[Any]] = []
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
@@ -133,6 +136,12 @@ class Gateway:
     def commit_event(self, subject: str, event: Event) -> None:
         """Queue one event of ``subject`` (a device or the gateway) for the outbox (the EventSink call)."""
         self.outbox.submit(event.type, subject, event.time, event.data, event_topic(self.topic, event.type))
+        self.crossings.observe(subject, event)
+
+    def _commit_audit(self, report: Any) -> dict[str, Any]:
+        """Save an audit report from `storegw audit` and commit it as an `audit` event of its device."""
+        return commit_audit(report, self.config.gateway.data_dir, {d.id for d in self.config.devices},
+                            self.commit_event)
 
     def _commit_config_event(self, data: Any) -> None:
         """Queue the outcome of a remote config change (gateway/remote) as a `config` event of the gateway."""
@@ -249,7 +258,8 @@ class Gateway:
         self._start_link()
         self._step = (f"creating the status socket {socket_path(self.config)}", f"check [diag] socket in "
                       f"{self.config_path}: its folder must exist and the path be at most 107 bytes")
-        self.diag = DiagServer(DiagSources(status=self.status, subscribe=self.outbox.subscribe),
+        self.diag = DiagServer(DiagSources(status=self.status, subscribe=self.outbox.subscribe,
+                                           crossings=self.crossings.subscribe, audit=self._commit_audit),
                                socket_path(self.config), self.config.diag.mode)
         await self.diag.start()
         self._step = ("starting the devices", f"check [[devices]] in {self.config_path}")

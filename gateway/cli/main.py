@@ -29,6 +29,7 @@ VERB_MODULES = (
     "gateway.cli.ble",
     "gateway.cli.verify",
     "gateway.cli.fleet",
+    "gateway.cli.audit",
 )
 
 

@@ -106,3 +106,32 @@ async def follow_events_async(path: str, types: list[str]) -> AsyncIterator[byte
                 yield line.rstrip(b"\n")
     finally:
         writer.close()
+
+
+async def follow_crossings_async(path: str, device: str) -> AsyncIterator[dict[str, Any]]:
+    """Yield the daemon's `{"following": true}` line, then each span of counts ``device`` commits."""
+    reader, writer = await _open(path)
+    try:
+        writer.write(json.dumps({"cmd": "crossings", "device": device}).encode() + b"\n")
+        await writer.drain()
+        while line := await reader.readline():
+            if line.strip():
+                yield json.loads(line)
+    finally:
+        writer.close()
+
+
+async def commit_audit_async(path: str, report: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+    """Hand an audit report to the daemon, which saves it and commits it as an `audit` event."""
+    async with asyncio.timeout(timeout):
+        reader, writer = await _open(path)
+        try:
+            writer.write(json.dumps({"cmd": "audit", "report": report}).encode() + b"\n")
+            await writer.drain()
+            line = await reader.readline()
+        finally:
+            writer.close()
+    if not line:
+        raise ConnectionResetError(f"the daemon closed {path} without answering")
+    answer: dict[str, Any] = json.loads(line)
+    return answer

@@ -2,6 +2,8 @@
 
 Protocol: the client sends one JSON line, e.g. {"cmd": "status"} or {"cmd": "tail",
 "types": ["footfall"]}; the server answers with JSON lines (one for status, a stream for tail).
+`storegw audit` adds {"cmd": "crossings", "device": ID} (a `{"following": true}` line, then one
+line per span of counts the device commits) and {"cmd": "audit", "report": {...}} (one answer line).
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ class DiagSources:
     """Everything `storegw status` shows, secrets already redacted."""
     subscribe: Callable[[CommitListener], Callable[[], None]]
     """Call a listener with each committed batch (rows and their drafts); returns the unsubscribe."""
+    crossings: Callable[[str, Callable[[dict[str, Any]], None]], Callable[[], None]] | None = None
+    """Call a listener with each span of counts a device commits (gateway/audit/feed.py); returns the unsubscribe."""
+    audit: Callable[[Any], dict[str, Any]] | None = None
+    """Save and commit an audit report (gateway/audit/store.py); returns the answer for the client."""
 
 
 class DiagServer:
@@ -77,6 +83,10 @@ class DiagServer:
                 writer.write(json.dumps(await self.sources.status()).encode() + b"\n")
             elif command == "tail":
                 await self._tail(request, reader, writer)
+            elif command == "crossings" and self.sources.crossings:
+                await self._crossings(str(request.get("device", "")), reader, writer)
+            elif command == "audit" and self.sources.audit:
+                writer.write(json.dumps(self.sources.audit(request.get("report"))).encode() + b"\n")
             else:
                 writer.write(json.dumps({"error": f"unknown cmd {command!r}"}).encode() + b"\n")
             await writer.drain()
@@ -116,6 +126,27 @@ class DiagServer:
                 if skipped:
                     writer.write(json.dumps({"skipped": skipped}).encode() + b"\n")
                     skipped = 0
+                await writer.drain()
+        finally:
+            unsubscribe()
+            closed.cancel()
+
+    async def _crossings(self, device: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Stream one device's spans of counts (for `storegw audit`) until the client goes away."""
+        assert self.sources.crossings
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()  # a span per interval and line: small, unbounded
+        unsubscribe = self.sources.crossings(device, queue.put_nowait)
+        closed = asyncio.create_task(reader.read())
+        try:
+            writer.write(json.dumps({"device": device, "following": True}).encode() + b"\n")
+            await writer.drain()
+            while not closed.done():
+                getter = asyncio.create_task(queue.get())
+                done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    break
+                writer.write(json.dumps(getter.result()).encode() + b"\n")
                 await writer.drain()
         finally:
             unsubscribe()

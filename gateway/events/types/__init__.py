@@ -25,6 +25,7 @@ EVENT_TYPES: dict[str, str] = {
     "demographics": "gateway.events.types.demographics:DemographicsData",
     "sequence-gap": "gateway.events.types.sequence:SequenceGapData",
     "config": "gateway.events.types.remote_config:ConfigData",
+    "audit": "gateway.events.types.audit:AuditData",
 }
 
 

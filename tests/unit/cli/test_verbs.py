@@ -15,7 +15,7 @@ from gateway.cli.main import VERB_MODULES, build_parser, run_verb
 from tests.support.paths import REPO_ROOT
 
 DOCUMENTED_VERBS = {"run", "demo", "config", "status", "tail", "top", "outbox", "doctor", "sim", "rfid", "vision",
-                    "camera", "ble", "verify", "fleet"}
+                    "camera", "ble", "verify", "fleet", "audit"}
 """The verbs README.md documents (its technician's table and the demo/daemon sections)."""
 
 EXTRA_MODULES = ("sllurp", "epcpy", "bleak", "numpy", "cv2", "onnxruntime", "amqtt")

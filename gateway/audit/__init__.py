@@ -1,0 +1,1 @@
+"""The accuracy audit: a technician's tally at a door compared with the device's crossings (`storegw audit`)."""
