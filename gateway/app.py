@@ -120,6 +120,7 @@ class Gateway:
         self.commands: CommandHandler | None = None
         self.diag: DiagServer | None = None
         self.crossings = CrossingFeed()  # what `storegw audit` follows, through the status socket
+        self.supervisor.crossing_sink = self.crossings.crossed  # devices tell it each crossing (never published)
         self._tasks: list[asyncio.Task[Any]] = []
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from drivers.base import Backoff, DriverState, DriverStats
 from gateway.config.redact import redact_url
 from gateway.devices import AnyDeviceConfig, load_runner
-from gateway.devices.context import DeviceContext
+from gateway.devices.context import CrossingSink, DeviceContext, no_crossing_sink
 from gateway.devices.extras import extra_import_error, missing_extra_sentence
 from gateway.events.sink import EventSink
 from gateway.events.types.health import DeviceHealth
@@ -81,6 +81,8 @@ class Supervisor:
         self.slots: dict[str, DeviceSlot] = {}
         self.on_state: DeviceStateListener | None = None
         """Told every device state change, on the loop (the daemon publishes devices/{id}/state)."""
+        self.crossing_sink: CrossingSink = no_crossing_sink
+        """Given to every device: its crossings one by one, for `storegw audit` (the daemon's CrossingFeed)."""
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self, config: AnyDeviceConfig) -> None:
@@ -88,7 +90,7 @@ class Supervisor:
         device_id = config.id
         context = DeviceContext(device_id=device_id, sink=self.sink, stats=DriverStats(),
                                 log=logging.getLogger(f"storegw.device.{device_id}"), data_dir=self.data_dir,
-                                config_path=self.config_path)
+                                config_path=self.config_path, crossing_sink=self.crossing_sink)
         slot = DeviceSlot(config=config, context=context)
         self.slots[device_id] = slot
         self._loop = asyncio.get_running_loop()

@@ -18,6 +18,8 @@ from drivers.ble.decoders import APPLE, EDDYSTONE_UUID, encode_eddystone_uid, en
 WALL_IBEACON_UUID = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"
 EDDYSTONE_NAMESPACE = "edd1ebeac04e5defa017"
 MEMBER_APP_UUID = "5a4bcfce-174e-4bac-a814-092e77f6b7e5"
+STAFF_BADGE_UUID = "0c3f6a0e-8d5b-4c1e-9f4b-5a2d7e9c1b11"
+"""What every staff badge of the scene sends (a camera line's ``staff.badge_uuid``)."""
 
 
 @dataclass
@@ -27,7 +29,7 @@ class Segment:
     address: str
     start: float
     end: float
-    kind: str  # visitor | passer-by | member
+    kind: str  # visitor | passer-by | member | staff
 
 
 @dataclass
@@ -55,8 +57,9 @@ def _random_address(rng: random.Random) -> str:
 
 def generate(*, start: float = 1_763_800_000.0, minutes: float = 30.0, visitors: int = 20, passers_by: int = 30,
              members: int = 3, rotation_s: float = 900.0, seed: int = 1, max_gap_s: float = 15.0,
-             dwell_range: tuple[float, float] = (90.0, 1500.0)) -> Scene:
-    """A store scene of ``minutes`` minutes."""
+             dwell_range: tuple[float, float] = (90.0, 1500.0), staff_door_every_s: float | None = None,
+             staff_at_door_s: float = 10.0) -> Scene:
+    """A store scene of ``minutes`` minutes; with ``staff_door_every_s``, a staff badge passes the door that often."""
     rng = random.Random(seed)
     end = start + minutes * 60
     adverts: list[Advert] = []
@@ -96,5 +99,14 @@ def generate(*, start: float = 1_763_800_000.0, minutes: float = 30.0, visitors:
         adverts.append(Advert(t=t + 1.1, address="C0:FF:EE:00:00:02", rssi=int(rng.gauss(-70, 2)),
                               service_data={EDDYSTONE_UUID: encode_eddystone_uid(EDDYSTONE_NAMESPACE, "0000000000a1")},
                               service_uuids=["0000feaa-0000-1000-8000-00805f9b34fb"]))
+    if staff_door_every_s:
+        # a staff badge near the door scanner (strong) for staff_at_door_s, twice a second, then gone
+        for n, arrive in enumerate(range(int(start + staff_door_every_s / 2), int(end), int(staff_door_every_s))):
+            address = f"C0:FF:EE:00:5A:{n % 256:02X}"
+            ticks = int(staff_at_door_s * 2)
+            adverts += [Advert(t=round(arrive + k / 2, 3), address=address, rssi=int(rng.gauss(-55, 2)),
+                               manufacturer_data={APPLE: encode_ibeacon(STAFF_BADGE_UUID, 1, 1 + n % 4)})
+                        for k in range(ticks)]
+            truth.append(Segment(address, arrive, arrive + (ticks - 1) / 2, "staff"))
     adverts.sort(key=lambda a: a.t)
     return Scene(adverts, truth)

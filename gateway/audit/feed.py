@@ -1,9 +1,12 @@
 """The daemon side of `storegw audit`: a device's counts as they are committed, for the audits listening.
 
-Devices report people per interval (the `footfall` event), so each item is a span: the line, its
-[from, to] and the people in and out in it, zero counts included (they tell the audit how far the
-device has reported). A serial counter's span is its footfall interval (`interval_s`, down to 1 s);
-the audit matches a key press anywhere in a span, and says how wide the spans were.
+Each item is a span: the line, its [from, to] and the people in and out in it, zero counts included
+(they tell the audit how far the device has reported); the audit matches a key press anywhere in a
+span, and says how wide the spans were. A device that tells its crossings one by one (``crossed``,
+through DeviceContext: a camera per crossing, a serial counter per reading) is followed by those,
+not by its footfall intervals: its footfall spans then only say how far it has reported (no counts,
+no width), so matching is as fine as the device, whatever its `interval_s`. Crossing times go only
+to local listeners (the status socket); what leaves the box is the audit's totals.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class CrossingFeed:
     def __init__(self) -> None:
         """A feed nobody listens to yet."""
         self._listeners: dict[str, list[Listener]] = defaultdict(list)
+        self._per_crossing: set[str] = set()
+        """Devices that have told a crossing one by one: their footfall spans carry no counts here."""
 
     def subscribe(self, device_id: str, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every span of ``device_id``; returns the unsubscribe."""
@@ -57,15 +62,33 @@ class CrossingFeed:
 
         return leave
 
+    def crossed(self, device_id: str, line: str, direction: str, t_from: float, t_to: float | None = None,
+                people: int = 1) -> None:
+        """One crossing (or a reading's ``people``) of a device; ``people=0``: counted up to then, nobody crossed."""
+        self._per_crossing.add(device_id)
+        if device_id not in self._listeners:
+            return
+        end = t_from if t_to is None else t_to
+        counts = {"in": 0, "out": 0}
+        if direction in counts:
+            counts[direction] = max(0, people)
+        self._tell(device_id, {"line": line, "from": t_from, "to": end, **counts})
+
     def observe(self, subject: str, event: Event) -> None:
         """Look at one event the daemon commits (cheap when nobody audits ``subject``)."""
-        listeners = self._listeners.get(subject)
-        if not listeners:
+        if subject not in self._listeners:
             return
         span = span_of(event)
         if span is None:
             return
-        for listener in list(listeners):
+        if subject in self._per_crossing:
+            # its people came one by one already: the interval only says how far the device has reported
+            span = {"line": span["line"], "from": span["to"], "to": span["to"], "in": 0, "out": 0}
+        self._tell(subject, span)
+
+    def _tell(self, device_id: str, span: dict[str, Any]) -> None:
+        """Hand ``span`` to every listener of ``device_id``; a failing listener is logged and skipped."""
+        for listener in list(self._listeners.get(device_id, [])):
             try:
                 listener(span)
             except Exception:  # a listener's failure must never reach the device that emitted

@@ -29,11 +29,13 @@ class BadgeBoard:
             self._watched[scanner_id] = self._watched.get(scanner_id, frozenset()) | {uuid.lower()}
             return self._sightings.setdefault(scanner_id, BadgeSightings())
 
-    def post(self, scanner_id: str, uuid: str, rssi: int, now: float) -> None:
-        """A beacon of ``uuid`` heard by ``scanner_id``; kept only if watched there."""
+    def post(self, scanner_id: str, uuid: str, rssi: int, now: float) -> bool:
+        """A beacon of ``uuid`` heard by ``scanner_id``; kept (and True) only if watched there."""
         watched = self._watched.get(scanner_id)
         if watched and uuid.lower() in watched:
             self._sightings[scanner_id].record(uuid, rssi, now)
+            return True
+        return False
 
     def watching(self, scanner_id: str) -> bool:
         """Does any camera watch this scanner? (cheap: checked for every advert)"""
@@ -61,10 +63,13 @@ def badge_uuid(advert: Advert) -> str | None:
     return None
 
 
-def post_advert(scanner_id: str, advert: Advert, board: BadgeBoard = BOARD) -> None:
-    """The BLE runner's side: hand a staff badge's sighting to the cameras that watch this scanner."""
+def post_advert(scanner_id: str, advert: Advert, board: BadgeBoard = BOARD) -> bool:
+    """The BLE runner's side: hand a staff badge's sighting to the cameras that watch this scanner.
+
+    True when the advert was a watched staff badge: the runner keeps it out of presence, whose beacon
+    events would publish the badge's major/minor (one staff member's comings and goings).
+    """
     if not board.watching(scanner_id):
-        return  # the common case: no camera checks badges, nothing to decode
+        return False  # the common case: no camera checks badges, nothing to decode
     uuid = badge_uuid(advert)
-    if uuid is not None:
-        board.post(scanner_id, uuid, advert.rssi, advert.t)
+    return uuid is not None and board.post(scanner_id, uuid, advert.rssi, advert.t)

@@ -27,13 +27,23 @@ def _after(data: Data) -> str:
 
 
 def _footfall(data: Data) -> str:
-    """A footfall interval of one door or line."""
-    return f"{data.get('line')}: in {data.get('in')} out {data.get('out')}"
+    """A footfall interval of one door or line, with the retail figures it carries."""
+    text = f"{data.get('line')}: in {data.get('in')} out {data.get('out')}"
+    for kind in ("staff", "child", "groups"):
+        if data.get(f"{kind}_in") is not None or data.get(f"{kind}_out") is not None:
+            text += f", {kind} {data.get(f'{kind}_in') or 0}/{data.get(f'{kind}_out') or 0}"
+    if data.get("passers_by") is not None:
+        text += f", passers-by {data['passers_by']}"
+    if isinstance(data.get("capture_rate"), int | float):
+        text += f", capture {data['capture_rate']:.0%}"
+    return text
 
 
 def _occupancy(data: Data) -> str:
-    """How many people a zone holds."""
-    return f"{data.get('zone')}: {data.get('count')} inside"
+    """How many people a zone (or the store) holds; a limit alert says so."""
+    limit = f" (limit {data['limit']})" if data.get("limit") is not None else ""
+    alert = f", {str(data['alert']).upper()} the limit" if data.get("alert") else ""
+    return f"{data.get('zone')}: {data.get('count')} inside{limit}{alert}"
 
 
 def _dwell(data: Data) -> str:

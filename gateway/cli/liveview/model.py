@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gateway.cli.liveview.figures import RetailFigures
+
 SUMMARISED_TYPES = frozenset({"item", "synthetic"})
 """Event types the feed shows as one line per device and window instead of one line per event."""
 _TYPE_PATTERN = re.compile(r"^storegw\.(?P<name>.+)\.v\d+$")
@@ -117,6 +119,8 @@ class LiveModel:
         """Events the daemon did not send us because we read too slowly."""
         self._open: dict[tuple[str, str], WindowSummary] = {}
         self._window_started: float | None = None
+        self.figures = RetailFigures()
+        """Footfall (staff, children, groups, passers-by, capture rate) and store occupancy since the start."""
 
     # ---- inputs ------------------------------------------------------------------------
     def apply_status(self, status: dict[str, Any], now: float) -> None:
@@ -147,6 +151,7 @@ class LiveModel:
         row = self._row(subject)
         row.events_by_type[name] = row.events_by_type.get(name, 0) + 1
         row.last_event = event
+        self.figures.apply(name, subject, event.data)
         if name not in SUMMARISED_TYPES:
             self.feed.append(event)
             return

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gateway.cli.liveview.describe import describe_counts, describe_event, describe_summary
+from gateway.cli.liveview.figures import LineFigures, StoreOccupancy
 from gateway.cli.liveview.model import SUMMARISED_TYPES, DeviceRow, FeedEntry, LiveModel, SeenEvent
 
 TYPE_STYLES = {"footfall": "green", "occupancy": "green", "dwell": "green", "item": "cyan", "stock-count": "blue",
@@ -44,7 +45,10 @@ def short_commit(commit: str) -> str:
 
 def render_view(model: LiveModel, now: float) -> RenderableType:
     """The whole screen: header, devices and latest events."""
-    return Group(render_header(model, now), render_devices(model), render_feed(model))
+    parts = [render_header(model, now), render_devices(model)]
+    if model.figures.any():
+        parts.append(render_figures(model))
+    return Group(*parts, render_feed(model))
 
 
 def render_header(model: LiveModel, now: float) -> RenderableType:
@@ -101,6 +105,48 @@ def render_devices(model: LiveModel) -> RenderableType:
     if not rows:
         table.add_row("(no devices)" if model.status is not None else "(waiting for the daemon)", "", "", "", "", "")
     return table
+
+
+def _pair(figures: LineFigures, kind: str) -> str:
+    """`in/out` of one kind of count (`staff` -> staff_in/staff_out), `-` when never reported."""
+    counts = figures.counts
+    if f"{kind}_in" not in counts and f"{kind}_out" not in counts:
+        return "-"
+    return f"{counts.get(f'{kind}_in', 0):,}/{counts.get(f'{kind}_out', 0):,}"
+
+
+def render_figures(model: LiveModel) -> RenderableType:
+    """Per door or line since the view started: customers, staff, children, groups, passers-by, capture, occupancy."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, expand=True, pad_edge=False, header_style="bold",
+                  title=Text.assemble(("retail figures", "bold"), " (since the view started; in/out)"),
+                  title_justify="left")
+    for name in ("DEVICE", "LINE", "IN/OUT", "STAFF", "CHILDREN", "GROUPS", "PASSERS-BY", "CAPTURE", "U-TURNS",
+                 "OCCUPANCY"):
+        table.add_column(name, no_wrap=True, justify="left" if name in ("DEVICE", "LINE") else "right")
+    figures = model.figures
+    shown: set[str] = set()
+    for line in figures.lines.values():
+        counts, rate = line.counts, line.capture_rate
+        occupancy = figures.occupancy.get(line.subject) if line.subject not in shown else None
+        shown.add(line.subject)
+        table.add_row(line.subject, line.line, f"{counts.get('in', 0):,}/{counts.get('out', 0):,}",
+                      _pair(line, "staff"), _pair(line, "child"), _pair(line, "groups"),
+                      f"{counts['passers_by']:,}" if "passers_by" in counts else "-",
+                      f"{rate:.0%}" if rate is not None else "-",
+                      f"{counts['u_turns']:,}" if "u_turns" in counts else "-", _occupancy_cell(occupancy))
+    for subject, occupancy in figures.occupancy.items():
+        if subject not in shown:
+            table.add_row(subject, "", "", "", "", "", "", "", "", _occupancy_cell(occupancy))
+    return table
+
+
+def _occupancy_cell(occupancy: StoreOccupancy | None) -> Text:
+    """`12 / 25`, red when over the limit; `-` without a store occupancy."""
+    if occupancy is None:
+        return Text("-")
+    limit = f" / {occupancy.limit:,}" if occupancy.limit is not None else ""
+    return Text(f"{occupancy.count:,}{limit}" + (" OVER" if occupancy.over else ""),
+                style="bold red" if occupancy.over else "")
 
 
 def _last_event(row: DeviceRow) -> Text:

@@ -29,6 +29,9 @@ class BLEConfig(DeviceConfig, tag="ble"):
     member_app_uuids: list[Uuid] = msgspec.field(default_factory=list)
     member_key_file: Annotated[str, msgspec.Meta(description="file holding the secret shared with the backend "
                                                  "that keys member tokens")] = ""
+    staff_badge_uuids: Annotated[list[Uuid], msgspec.Meta(description="beacon UUIDs of staff badges: never "
+                                 "reported as beacons or visits (each one is a staff member), only handed to "
+                                 "the cameras that check badges")] = msgspec.field(default_factory=list)
     replay: Annotated[str, msgspec.Meta(description="replay this recording instead of an adapter")] = ""
     replay_speed: Annotated[float, msgspec.Meta(gt=0, le=1000)] = 1.0
     replay_loop: bool = False

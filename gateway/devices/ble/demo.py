@@ -1,4 +1,4 @@
-"""Demo part of ble: a generated scene (visitors, wall beacons, member apps, passers-by) replayed in real time."""
+"""Demo part of ble: a generated scene (visitors, wall beacons, member apps, passers-by, a staff badge) replayed."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     from gateway.demo import DemoOptions
 
 LABEL = "BLE beacons"
+SCANNER_ID = "ble-floor"
+"""The scanner the demo camera's door line asks about staff badges."""
 
 
 def wanted(options: DemoOptions) -> bool:
@@ -22,11 +24,13 @@ async def setup(stack: contextlib.AsyncExitStack, workdir: Path, options: DemoOp
     """Write a busy 10-minute scene, replayed 10x faster, looping."""
     from drivers.sim.ble_scene import generate  # here: drivers.ble needs bleak, which the demo checks for first
 
-    scene = generate(start=time.time(), minutes=10, visitors=25, passers_by=20, members=2, seed=7, max_gap_s=5)
+    # a staff badge at the door every 150 s of the scene (15 s of the demo): the camera's door line checks it
+    scene = generate(start=time.time(), minutes=10, visitors=25, passers_by=20, members=2, seed=7, max_gap_s=5,
+                     staff_door_every_s=150.0)
     path = workdir / "ble-scene.jsonl"
     scene.write(str(path))
     key = workdir / "member.key"
     key.write_text("demo-member-key-shared-with-the-backend\n")
-    return [{"id": "ble-floor", "kind": "ble", "replay": str(path), "replay_speed": 10.0, "replay_loop": True,
+    return [{"id": SCANNER_ID, "kind": "ble", "replay": str(path), "replay_speed": 10.0, "replay_loop": True,
              "min_dwell_s": 10.0, "absence_s": 15.0, "interval_s": 60.0, "member_visits": True,
              "member_app_uuids": ["5a4bcfce-174e-4bac-a814-092e77f6b7e5"], "member_key_file": str(key)}]

@@ -10,6 +10,7 @@ from drivers.ble import Advert, BLEDriver
 from gateway.config import read_secret
 from gateway.devices.ble.config import BLEConfig
 from gateway.devices.context import DeviceContext
+from gateway.devices.signals import badge_uuid, post_advert
 from gateway.devices.stream import run_stream
 from gateway.pipelines.presence import PresencePipeline, PresenceSettings
 
@@ -42,10 +43,15 @@ async def run_device(cfg: BLEConfig, ctx: DeviceContext) -> None:
     """Scan and report presence until cancelled."""
     driver = build_driver(cfg, ctx.stats)
     pipeline = PresencePipeline(presence_settings(cfg, ctx.config_path))
+    staff_badges = frozenset(uuid.lower() for uuid in cfg.staff_badge_uuids)
 
     def on_advert(advert: Advert) -> None:
-        """Run one advert through the presence pipeline; a malformed one is counted and skipped."""
+        """Hand staff badges to the cameras, then run the advert through the presence pipeline."""
         try:
+            if post_advert(cfg.id, advert):
+                return  # a staff badge a camera watches: not a beacon to publish (its major/minor is one person)
+            if staff_badges and badge_uuid(advert) in staff_badges:
+                return  # a staff badge no camera watches (yet): still one person, never published
             events = pipeline.feed(advert, advert.t)
         except (ValueError, TypeError, struct.error) as exc:
             # the message names the exception type only: its text could quote the advert's bytes

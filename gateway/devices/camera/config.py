@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 
 from gateway.devices.base_config import DeviceConfig
+from gateway.devices.camera.staff_config import ChildrenConfig, StaffConfig
 
 Coord = Annotated[float, msgspec.Meta(ge=0, le=100_000)]
 Polygon = Annotated[list[Annotated[list[Coord], msgspec.Meta(min_length=2, max_length=2)]], msgspec.Meta(min_length=3)]
@@ -46,6 +47,8 @@ class LineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         description="count U-turns: coming this close (box heights) to the line from outside, then going back")] = None
     group_window_s: Annotated[GroupWindow | None, msgspec.Meta(description="overrides the camera's")] = None
     group_distance: Annotated[BoxHeights | None, msgspec.Meta(description="overrides the camera's")] = None
+    staff: Annotated[StaffConfig | None, msgspec.Meta(
+        description="staff crossings (uniform or badge) go to staff_in/staff_out, not in/out")] = None
 
     def __post_init__(self) -> None:
         """One source of passers-by per line."""
@@ -97,6 +100,9 @@ class CameraConfig(DeviceConfig, tag="camera"):
     empty_reset_s: Annotated[float, msgspec.Meta(ge=10, le=86400)] = 300.0
     occupancy_limit: Annotated[Annotated[int, msgspec.Meta(ge=1)] | None, msgspec.Meta(
         description="alert (occupancy event, alert over/under) when store occupancy goes above it")] = None
+    children: Annotated[ChildrenConfig, msgspec.Meta(
+        description="children (by apparent height) go to child_in/child_out, not in/out")] = \
+        msgspec.field(default_factory=ChildrenConfig)
 
     def __post_init__(self) -> None:
         """A camera must count something; store occupancy needs lines and a known zone."""

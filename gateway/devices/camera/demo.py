@@ -1,4 +1,4 @@
-"""Demo part of camera: `storegw demo --video FILE` adds a camera counting at a door (a line across the middle)."""
+"""Demo part of camera: `storegw demo --video FILE` adds a camera at a door: staff, groups, passers-by, occupancy."""
 
 from __future__ import annotations
 
@@ -29,10 +29,19 @@ async def setup(stack: contextlib.AsyncExitStack, workdir: Path, options: DemoOp
     width = capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 640
     height = capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 480
     capture.release()
+    from drivers.sim.ble_scene import STAFF_BADGE_UUID
+    from gateway.devices.ble.demo import SCANNER_ID
+
+    # the street is left of the door: its crossings of the outside line are passers-by (capture rate); staff
+    # are told by the badge the BLE scene carries through the door; people within 2 s and 1.5 heights: a group
+    staff = {"badge_uuid": STAFF_BADGE_UUID, "badge_scanner": SCANNER_ID, "badge_rssi_min": -70,
+             "badge_window_s": 2.0}
     return [{"id": "door-camera", "kind": "camera", "source": str(Path(options.video).resolve()), "loop": True,
              "fps": 25.0, "detect_fps": 10.0, "interval_s": 10.0,
              "demographics": {"enabled": True, "k": 10, "interval_s": 60.0},
+             "group_window_s": 2.0, "store_occupancy": True,
              "lines": [{"name": "door", "x1": width / 2, "y1": 0.0, "x2": width / 2, "y2": height,
-                        "inside": [width * 0.9, height / 2]}],
+                        "inside": [width * 0.9, height / 2], "staff": staff,
+                        "outside": {"x1": width * 0.2, "y1": 0.0, "x2": width * 0.2, "y2": height}}],
              "zones": [{"name": "entrance", "polygon": [[0.0, 0.0], [width / 2, 0.0], [width / 2, height],
                                                         [0.0, height]]}]}]

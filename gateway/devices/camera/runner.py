@@ -7,6 +7,7 @@ import time
 
 from drivers.camera import CameraDriver
 from gateway.devices.camera.config import CameraConfig
+from gateway.devices.camera.crossings import CustomerCrossings
 from gateway.devices.context import DeviceContext
 from gateway.vision.geometry import CountingLine, Zone
 
@@ -25,13 +26,16 @@ async def run_device(cfg: CameraConfig, ctx: DeviceContext) -> None:
     a second) and inference awaits an executor, rather than readings pushed into a callback.
     """
     from gateway.devices.camera.retail import retail_settings
+    from gateway.devices.camera.rules import crossing_rules, readable_uniforms, set_frame_size
     from gateway.vision.setup import build_engine
 
     lines, zones = geometry(cfg)
-    # crossing rules (staff, child) are wired here once gateway/pipelines/people/ has its config
+    # staff, then child; an unreadable staff file holds the camera here (failed, said once), not a restart loop
+    rules = crossing_rules(cfg, await readable_uniforms(cfg, ctx))
     engine = build_engine(lines, zones, interval_s=cfg.interval_s, score_threshold=cfg.score_threshold,
                           hysteresis_px=cfg.hysteresis_px, threads=cfg.threads, demographics=cfg.demographics,
-                          retail=retail_settings(cfg))
+                          retail=retail_settings(cfg), rules=rules)
+    audit = CustomerCrossings(engine.pipeline)
     driver = CameraDriver(cfg.id, source=cfg.source, fps=cfg.fps, loop=cfg.loop, stall_s=cfg.stall_s, stats=ctx.stats)
     loop = asyncio.get_running_loop()
     grabbing = asyncio.create_task(driver.run(lambda frame: None))
@@ -44,8 +48,10 @@ async def run_device(cfg: CameraConfig, ctx: DeviceContext) -> None:
             if frame is None:
                 ctx.emit_all(engine.pipeline.tick(ctx.clock()))
                 continue
+            set_frame_size(rules, frame.image.shape[1], frame.image.shape[0])  # the child rule's grid; once
             # inference is CPU-bound: run it off the loop so MQTT and other devices keep going
             events = await loop.run_in_executor(None, engine.process, frame.image, frame.time)
+            audit.report(ctx, frame.time)  # customer crossings one by one, for `storegw audit` only
             ctx.emit_all(events)
             elapsed = time.monotonic() - started
             ctx.stats.extra.update(input_fps=round(driver.grabbed / elapsed, 1),
@@ -57,6 +63,8 @@ async def run_device(cfg: CameraConfig, ctx: DeviceContext) -> None:
         grabbing.cancel()
         await asyncio.gather(grabbing, return_exceptions=True)
         driver.shutdown()
-        ctx.emit_all(engine.pipeline.finish(ctx.clock()))
+        finished = engine.pipeline.finish(ctx.clock())
+        audit.report(ctx, ctx.clock())  # crossings of the tracks ended by finish
+        ctx.emit_all(finished)
         if engine.demographics is not None:
             ctx.emit_all(engine.demographics.aggregator.tick(ctx.clock()))

@@ -48,8 +48,8 @@ class ChildrenConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     enabled: bool = False
     child_height_share: Annotated[float, msgspec.Meta(gt=0, lt=1, description="a box under this share of "
                                                       "the adult height where it stands is a child")] = 0.75
-    adult_height_px: Annotated[float | None, msgspec.Meta(gt=0, le=100_000, description="fixed adult box "
-                                                          "height (override of the learnt one)")] = None
+    adult_height_px: Annotated[Annotated[float, msgspec.Meta(gt=0, le=100_000)] | None, msgspec.Meta(
+        description="fixed adult box height (override of the learnt one)")] = None
     adult_height_rows: Annotated[list[Annotated[float, msgspec.Meta(gt=0, le=100_000)]],
                                  msgspec.Meta(max_length=64, description="fixed adult box height per grid "
                                               "row, top to bottom (override)")] = msgspec.field(default_factory=list)

@@ -26,6 +26,10 @@ async def setup(stack: contextlib.AsyncExitStack, workdir: Path, options: DemoOp
         emulator = SerialCounterEmulator(link=str(workdir / f"{door}.tty"), protocol=protocol,
                                          people_per_minute=rate).start()
         stack.callback(emulator.stop)
-        devices.append({"id": f"{door}-counter", "kind": "serial_counter", "port": emulator.link,
-                        "protocol": protocol, "door": door, "interval_s": 10.0})
+        device: dict[str, Any] = {"id": f"{door}-counter", "kind": "serial_counter", "port": emulator.link,
+                                  "protocol": protocol, "door": door, "interval_s": 10.0}
+        if door == "main-entrance":
+            # a counter cannot tell staff or groups apart; what it adds is the store's occupancy and its limit
+            device.update(store_occupancy=True, occupancy_limit=25)
+        devices.append(device)
     return devices

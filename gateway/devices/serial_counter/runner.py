@@ -50,6 +50,15 @@ def save_baseline(ctx: DeviceContext, baseline: Baseline | None) -> None:
     os.replace(tmp, path)
 
 
+def report_reading(ctx: DeviceContext, line: str, since: float, now: float, people_in: int, people_out: int) -> None:
+    """One reading's people for the audit: somewhere in [since, now] (how often the counter reports)."""
+    for direction, people in (("in", people_in), ("out", people_out)):
+        if people:
+            ctx.crossed(line, direction, min(since, now), now, people)
+    if not (people_in or people_out):
+        ctx.crossed(line, "in", now, None, 0)  # nobody: the device has counted up to now
+
+
 async def run_device(cfg: SerialCounterConfig, ctx: DeviceContext) -> None:
     """Count people at one door until cancelled; the driver survives unplugs by itself."""
     counter_bits = 16 if cfg.protocol == "terabee" else cfg.counter_bits
@@ -61,10 +70,17 @@ async def run_device(cfg: SerialCounterConfig, ctx: DeviceContext) -> None:
         occupancy = StoreOccupancy(OccupancySettings(
             reset_at=parse_hhmm(cfg.occupancy_reset_at) if cfg.occupancy_reset_at else None, limit=cfg.occupancy_limit))
     counter = FootfallCounter(cfg.door or cfg.id, cfg.interval_s, counter_bits, load_baseline(ctx), occupancy)
+    # when the last reading came; at first the start (people counted while the daemon was down came before it)
+    previous = [ctx.clock()]
 
     def on_reading(reading: CounterReading) -> None:
-        """Turn one reading into events."""
-        events = counter.feed(reading.sensor_id, reading.count_in, reading.count_out, reading.time)
+        """Turn one reading into events, and tell the audit's feed what it added since the previous one."""
+        events = counter.tick(reading.time)  # intervals that ended first, so the counts below are this reading's
+        before = counter.people_in, counter.people_out
+        events += counter.feed(reading.sensor_id, reading.count_in, reading.count_out, reading.time)
+        report_reading(ctx, counter.line, previous[0], reading.time, counter.people_in - before[0],
+                       counter.people_out - before[1])
+        previous[0] = reading.time
         ctx.emit_all(events)
         ctx.stats.extra.update(resets=counter.resets, wraps=counter.wraps, out_of_range=counter.out_of_range)
 

@@ -227,3 +227,45 @@ def test_demo_on_a_terminal_shows_the_live_view_then_the_summary(tmp_path: Path)
     assert re.search(r"main-entrance-counter\s+serial_counter\s+connected", text), text[-3000:]
     assert "events committed" in text
     assert not re.search(r"#\d+\s+footfall\s{2,}main-entrance-counter\s+\{", text), "plain lines on a terminal"
+
+
+def retail_footfall(seq: int, **counts: Any) -> dict[str, Any]:
+    """A camera's footfall event with retail figures, as the tail streams it."""
+    event = footfall(seq, subject="door-camera")
+    event["data"] = {**event["data"], "line": "door", "source": "camera", **counts}
+    return event
+
+
+def store_occupancy(seq: int, count: int, alert: str | None = None) -> dict[str, Any]:
+    """A counter's store-scope occupancy event with a limit of 25."""
+    data: dict[str, Any] = {"zone": "store", "count": count, "scope": "store", "limit": 25}
+    if alert:
+        data["alert"] = alert
+    return {**footfall(seq, subject="main-entrance-counter"), "type": "storegw.occupancy.v1", "data": data}
+
+
+def test_staff_children_groups_passers_by_capture_rate_and_occupancy_are_shown() -> None:
+    model = LiveModel()
+    model.apply_status(STATUS, 100.0)
+    model.apply_event(retail_footfall(1, staff_in=1, staff_out=0, child_in=1, child_out=0, groups_in=3, groups_out=2,
+                                      passers_by=10, capture_rate=0.4, u_turns=1, **{"in": 4, "out": 2}), 100.1)
+    model.apply_event(retail_footfall(2, staff_in=1, staff_out=2, child_in=0, child_out=1, groups_in=2, groups_out=1,
+                                      passers_by=30, capture_rate=0.2, u_turns=0, **{"in": 6, "out": 3}), 100.2)
+    model.apply_event(store_occupancy(3, 26, alert="over"), 100.3)
+    (door,) = model.figures.lines.values()
+    assert door.counts["staff_in"] == 2 and door.counts["passers_by"] == 40
+    assert door.capture_rate == 0.25, "in / passers-by of the sums, not a mean of the interval rates"
+    text = rendered(model)
+    row = next(line for line in text.splitlines() if line.lstrip().startswith("door-camera") and "door " in line)
+    assert row.split()[1:] == ["door", "10/5", "2/2", "1/1", "5/3", "40", "25%", "1", "-"]
+    occupancy = next(line for line in text.splitlines() if line.lstrip().startswith("main-entrance-counter"))
+    assert occupancy.split()[-4:] == ["26", "/", "25", "OVER"]
+    assert describe_event("footfall", model.feed[1].data) == (  # type: ignore[union-attr]
+        "door: in 6 out 3, staff 1/2, child 0/1, groups 2/1, passers-by 30, capture 20%")
+    model.apply_event(store_occupancy(4, 25, alert="under"), 100.4)
+    assert "OVER" not in next(line for line in rendered(model).splitlines()
+                              if line.lstrip().startswith("main-entrance-counter"))
+
+
+def test_without_retail_events_the_view_has_no_figures_table() -> None:
+    assert "retail figures" not in rendered(recorded_model()), "a plain counter's footfall shows in/out only"
