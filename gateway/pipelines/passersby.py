@@ -4,12 +4,15 @@ Pure helpers for ``footfall.py``. A passer-by is a crossing of the outside line 
 footfall pipeline's own hysteresis machine counts it, so jitter never counts) or a confirmed track
 that has been in the outside zone, counted once when it leaves the zone or ends.
 
-A U-turn is a person who comes up to the door from the street and goes back without crossing.
-Distances are in box heights (perspective-robust): a track is *armed* once seen on the outside at
-least ``2 * u_turn_distance`` from the counting segment, *near* once it then comes within
-``u_turn_distance``, and it is a U-turn when it goes back beyond ``2 * u_turn_distance`` still on the
-outside. Being on the inside disarms it, so a customer who walks in is never a U-turn, and one who
-comes out and walks away is not either (never armed before being near).
+A U-turn is a person who comes up to the door from the street and goes back the way they came
+without crossing. Distances are in box heights (perspective-robust): a track is *armed* once seen on
+the outside at least ``2 * u_turn_distance`` from the counting segment, *near* once it then comes
+within ``u_turn_distance``, and when it goes back beyond ``2 * u_turn_distance`` still on the outside
+it is a U-turn only if it reversed: the approach (from its last far point to its nearest point) and
+the departure (from there to its first far point again) make an angle over ``U_TURN_ANGLE``. Distance
+alone is not enough: someone walking along the shop front past a short door segment also goes far,
+near, far, but keeps going the same way. Being on the inside disarms it, so a customer who walks in
+is never a U-turn, and one who comes out and walks away is not either (never armed before being near).
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ import math
 from dataclasses import dataclass, field
 
 from gateway.vision.geometry import CountingLine, Point, Zone
+
+U_TURN_ANGLE = 120.0
+"""Degrees between approach and departure above which a track went back the way it came."""
+_U_TURN_COS = math.cos(math.radians(U_TURN_ANGLE))
 
 
 @dataclass(frozen=True)
@@ -49,22 +56,37 @@ def segment_distance(line: CountingLine, point: Point) -> float:
 class Approach:
     """One track's approach to one door."""
 
-    armed: bool = False
-    near: bool = False
+    far: Point | None = None
+    """Its last position far from the door on the outside; None: not armed."""
+    nearest: Point | None = None
+    """Its position closest to the door since it was armed."""
+    nearest_distance: float = math.inf
+    """That position's distance to the door segment in box heights."""
+
+
+def reversed_course(start: Point, turn: Point, end: Point) -> bool:
+    """True when start->turn and turn->end point back at each other (an angle over U_TURN_ANGLE)."""
+    ux, uy = turn[0] - start[0], turn[1] - start[1]
+    vx, vy = end[0] - turn[0], end[1] - turn[1]
+    norms = math.hypot(ux, uy) * math.hypot(vx, vy)
+    return norms > 0 and (ux * vx + uy * vy) / norms < _U_TURN_COS
 
 
 def approach_step(state: Approach, line: CountingLine, point: Point, height: float, near: float) -> bool:
     """Advance one track's approach by one position; True when this step completes a U-turn."""
     if line.signed_distance(point) > 0:
-        state.armed = state.near = False
+        state.far, state.nearest, state.nearest_distance = None, None, math.inf
         return False
     distance = segment_distance(line, point) / max(height, 1.0)
     if distance >= 2 * near:
-        turned = state.armed and state.near
-        state.armed, state.near = True, False
+        turned = (state.far is not None and state.nearest is not None and state.nearest_distance <= near
+                  and reversed_course(state.far, state.nearest, point))
+        # re-armed here either way: the next approach is measured from this point
+        state.far, state.nearest, state.nearest_distance = point, None, math.inf
         return turned
-    if distance <= near:
-        state.near = True  # only an armed track can turn: one that starts near the door never does
+    # only an armed track can turn: one that starts near the door never does
+    if state.far is not None and distance < state.nearest_distance:
+        state.nearest, state.nearest_distance = point, distance
     return False
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
+import pytest
+
+from gateway.pipelines.footfall import FootfallPipeline, FootfallSettings
 from gateway.pipelines.groups import GroupSettings
 from gateway.pipelines.passersby import ShopFront
 from gateway.vision.geometry import CountingLine, Zone
 from gateway.vision.tracker import Track
-from tests.unit.footfall.support import only, path, run, scene
+from tests.unit.footfall.support import FPS, feed, only, path, run, scene
 
 IN = [(100.0, 300.0), (460.0, 300.0)]
 STREET = CountingLine("door:outside", (0, 240), (200, 240), inside=(100, 0))
@@ -59,6 +65,53 @@ def test_a_u_turn_at_the_door_is_counted_and_a_customer_is_not() -> None:
     assert footfall(frames=leaving, shop_fronts=front).u_turns == 0
     # a walk along the street that never comes near the door is not one either
     assert footfall(frames=scene((0, path([(60, 470), (200, 470), (60, 470)], 20))), shop_fronts=front).u_turns == 0
+
+
+SHORT_DOOR = CountingLine("door", (280, 200), (360, 200), inside=(320, 0))
+"""A door 80 px wide in the shop front y = 200 (the store above it): people can walk past its ends."""
+
+
+def at_short_door(points: list[tuple[float, float]]) -> tuple[int, int, int | None]:
+    """(in, out, u_turns) of one person at the short door, U-turns within half a box height (80 px)."""
+    front = {"door": ShopFront(u_turn_distance=0.5)}
+    pipeline = FootfallPipeline(FootfallSettings(lines=[SHORT_DOOR], interval_s=3600, shop_fronts=front))
+    frames = scene((0, points))
+    events = feed(pipeline, frames) + pipeline.finish(len(frames) / FPS)
+    (data,) = only(events, "footfall")
+    return data.in_, data.out, data.u_turns
+
+
+def steps(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """A walk along a polyline at about 10 px a frame."""
+    return path(points, max(math.ceil(math.dist(p, q) / 10) for p, q in itertools.pairwise(points)))
+
+
+@pytest.mark.parametrize("walk", [
+    [(20, 240), (620, 240)],  # straight along the shop front, 40 px from the door (the review's case)
+    [(620, 240), (20, 240)],
+    [(40, 330), (600, 210)],  # diagonally, passing 61 px from the door's right end
+    [(600, 330), (40, 210)],
+    [(20, 300), (320, 230), (620, 300)],  # bowing towards the door on the way past
+], ids=["right", "left", "diagonal-up", "diagonal-down", "bowing"])
+def test_walking_past_a_short_door_is_not_a_u_turn(walk: list[tuple[float, float]]) -> None:
+    # each walk goes far (2 box heights), near (within one), far again: only the direction tells it apart
+    assert at_short_door(steps(walk)) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(("walk", "turns"), [
+    ([(320, 460), (320, 240), (320, 460)], 1),  # straight up to the door and back
+    ([(120, 440), (300, 250), (160, 460)], 1),  # obliquely, leaving a little to the side it came from
+    ([(320, 460), (320, 240), (320, 460), (320, 240), (320, 460)], 2),  # twice
+], ids=["straight", "oblique", "twice"])
+def test_coming_up_to_a_short_door_and_going_back_is_a_u_turn(walk: list[tuple[float, float]], turns: int) -> None:
+    assert at_short_door(steps(walk)) == (0, 0, turns)
+
+
+def test_going_in_or_coming_out_of_a_short_door_is_not_a_u_turn() -> None:
+    assert at_short_door(steps([(320, 460), (320, 150)])) == (1, 0, 0)
+    assert at_short_door(steps([(320, 150), (320, 460)])) == (0, 1, 0)
+    # out, and off along the shop front: never armed before being near
+    assert at_short_door(steps([(320, 150), (320, 240), (620, 240)])) == (0, 1, 0)
 
 
 def test_passers_by_on_the_outside_line_and_capture_rate() -> None:
