@@ -130,6 +130,7 @@ def staff_sample_command(args: argparse.Namespace) -> int:
 
     from drivers.camera.driver import open_capture, source_kind
     from gateway.cli.common import DEFAULT_CONFIG, load_or_exit
+    from gateway.devices.camera.rules import RELOAD_S
     from gateway.devices.camera.staff_store import UniformSample, save_uniform
     from gateway.pipelines.people.sample import SampleError, UniformSampler
     from gateway.pipelines.people.staff import DEFAULT_MAX_DISTANCE
@@ -189,7 +190,8 @@ def staff_sample_command(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise CliError(f"cannot save the sample: {exc}", 1) from None
     print(f"{path}: uniform {args.name!r} of camera {args.camera_id} saved "
-          f"(median of {len(sampler.signatures)} frames; numbers only, no image)")
+          f"(median of {len(sampler.signatures)} frames; numbers only, no image); a running daemon matches it "
+          f"within {RELOAD_S:g} seconds, no restart needed")
     nearest = sampler.nearest_other(signature)
     if nearest is not None:
         warn = " - customers this close would count as staff: sample a more distinctive uniform, or rely on " \

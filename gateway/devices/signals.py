@@ -2,7 +2,8 @@
 
 Keyed by the scanner's device id. A camera whose line checks badges ``watch``es a scanner and UUID and
 gets that scanner's ``BadgeSightings``; the BLE runner calls ``post_advert`` for every advert, which
-records only watched UUIDs (the badge class), never the radio address. Thread-safe: the BLE runner posts
+records only watched UUIDs with the badge's key (UUID + major + minor, in RAM only, so that one badge
+claims one crossing per direction), never the radio address. Thread-safe: the BLE runner posts
 on the loop while the camera engine reads in an executor thread.
 """
 
@@ -29,11 +30,11 @@ class BadgeBoard:
             self._watched[scanner_id] = self._watched.get(scanner_id, frozenset()) | {uuid.lower()}
             return self._sightings.setdefault(scanner_id, BadgeSightings())
 
-    def post(self, scanner_id: str, uuid: str, rssi: int, now: float) -> bool:
-        """A beacon of ``uuid`` heard by ``scanner_id``; kept (and True) only if watched there."""
+    def post(self, scanner_id: str, uuid: str, rssi: int, now: float, key: str | None = None) -> bool:
+        """A beacon of ``uuid`` (badge ``key``) heard by ``scanner_id``; kept (and True) only if watched there."""
         watched = self._watched.get(scanner_id)
         if watched and uuid.lower() in watched:
-            self._sightings[scanner_id].record(uuid, rssi, now)
+            self._sightings[scanner_id].record(uuid, rssi, now, key)
             return True
         return False
 
@@ -51,16 +52,24 @@ class BadgeBoard:
 BOARD = BadgeBoard()
 
 
-def badge_uuid(advert: Advert) -> str | None:
-    """The UUID an advert's iBeacon (or AltBeacon, first 16 bytes of its id) carries, lower case."""
+def badge_identity(advert: Advert) -> tuple[str, str] | None:
+    """The UUID and badge key (``uuid/major/minor``) of an advert's iBeacon or AltBeacon, lower case."""
     ibeacon = decode_ibeacon(advert.manufacturer_data)
     if ibeacon is not None:
-        return ibeacon.uuid.lower()
+        uuid = ibeacon.uuid.lower()
+        return uuid, f"{uuid}/{ibeacon.major}/{ibeacon.minor}"
     altbeacon = decode_altbeacon(advert.manufacturer_data)
     if altbeacon is not None:
-        raw = altbeacon.beacon_id[:32]
-        return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:32]}"
+        raw = altbeacon.beacon_id.lower()
+        uuid = f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:32]}"
+        return uuid, f"{uuid}/{raw[32:]}"  # the id's last 4 bytes: AltBeacon's usual major/minor
     return None
+
+
+def badge_uuid(advert: Advert) -> str | None:
+    """The UUID an advert's iBeacon (or AltBeacon, first 16 bytes of its id) carries, lower case."""
+    identity = badge_identity(advert)
+    return identity[0] if identity is not None else None
 
 
 def post_advert(scanner_id: str, advert: Advert, board: BadgeBoard = BOARD) -> bool:
@@ -71,5 +80,5 @@ def post_advert(scanner_id: str, advert: Advert, board: BadgeBoard = BOARD) -> b
     """
     if not board.watching(scanner_id):
         return False  # the common case: no camera checks badges, nothing to decode
-    uuid = badge_uuid(advert)
-    return uuid is not None and board.post(scanner_id, uuid, advert.rssi, advert.t)
+    identity = badge_identity(advert)
+    return identity is not None and board.post(scanner_id, identity[0], advert.rssi, advert.t, identity[1])

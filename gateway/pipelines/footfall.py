@@ -209,10 +209,11 @@ class FootfallPipeline:
                 state.early.append(side)
             state.side, state.anchor, state.pending_frames = side, point, 0
 
-    def _classify(self, track: Track, line: str) -> str | None:
-        """The name of the first rule that claims this track's crossing of ``line``, if any."""
+    def _classify(self, track: Track, line: str, direction: str | None) -> str | None:
+        """The name of the first rule that claims this track's crossing of ``line`` (or, with direction
+        "front", its U-turn or passage at the shop front), if any."""
         for rule in self.settings.rules:
-            if rule.classify(track, line, self._now):
+            if rule.classify(track, line, self._now, direction):
                 return rule.name
         return None
 
@@ -221,14 +222,14 @@ class FootfallPipeline:
         direction = "in" if side > 0 else "out"
         owner = self._outside.get(line)
         if owner is not None:
-            if self._classify(track, line) is None:
+            if self._classify(track, line, direction) is None:
                 self.extra[owner]["passers_by"] += 1
             return
         self.crossings.append((line, direction, self._now))
         if self.occupancy is not None:
             change = self.occupancy.enter if side > 0 else self.occupancy.leave
             self._pending += change(1, self._now)
-        rule = self._classify(track, line)
+        rule = self._classify(track, line, direction)
         if rule is not None:
             self.extra[line][f"{rule}_{direction}"] += 1
             return
@@ -247,10 +248,11 @@ class FootfallPipeline:
             if front.u_turn_distance is not None:
                 approach = self.approaches.setdefault((track.id, line.name), Approach())
                 if (approach_step(approach, line, point, _height(track), front.u_turn_distance)
-                        and self._classify(track, line.name) is None):
+                        and self._classify(track, line.name, "front") is None):
                     self.extra[line.name]["u_turns"] += 1
             traversal = self.traversals.get(line.name)
-            if traversal is not None and traversal.step(track.id, point) and self._classify(track, line.name) is None:
+            if (traversal is not None and traversal.step(track.id, point)
+                    and self._classify(track, line.name, "front") is None):
                 self.extra[line.name]["passers_by"] += 1
 
     def _end(self, track: Track) -> None:
@@ -265,7 +267,7 @@ class FootfallPipeline:
             if (1 if distance > 0 else -1) != state.side and line.crossed_by(state.anchor, state.last):
                 self._count(track, line.name, -state.side, state.last)
         for name, traversal in self.traversals.items():
-            if traversal.end(track.id) and track.confirmed and self._classify(track, name) is None:
+            if traversal.end(track.id) and track.confirmed and self._classify(track, name, "front") is None:
                 self.extra[name]["passers_by"] += 1
         for rule in self.settings.rules:
             rule.forget(track.id)

@@ -26,12 +26,14 @@ async def run_device(cfg: CameraConfig, ctx: DeviceContext) -> None:
     a second) and inference awaits an executor, rather than readings pushed into a callback.
     """
     from gateway.devices.camera.retail import retail_settings
-    from gateway.devices.camera.rules import crossing_rules, readable_uniforms, set_frame_size
+    from gateway.devices.camera.rules import StaffFileWatch, crossing_rules, readable_uniforms, set_frame_size
     from gateway.vision.setup import build_engine
 
     lines, zones = geometry(cfg)
     # staff, then child; an unreadable staff file holds the camera here (failed, said once), not a restart loop
-    rules = crossing_rules(cfg, await readable_uniforms(cfg, ctx))
+    uniforms = await readable_uniforms(cfg, ctx)
+    rules = crossing_rules(cfg, uniforms)
+    staff_file = StaffFileWatch(cfg, ctx, rules, uniforms)  # a new sample is matched without a restart
     engine = build_engine(lines, zones, interval_s=cfg.interval_s, score_threshold=cfg.score_threshold,
                           hysteresis_px=cfg.hysteresis_px, threads=cfg.threads, demographics=cfg.demographics,
                           retail=retail_settings(cfg), rules=rules)
@@ -44,6 +46,7 @@ async def run_device(cfg: CameraConfig, ctx: DeviceContext) -> None:
     try:
         while not grabbing.done():
             await asyncio.sleep(period)
+            staff_file.poll()  # at most every few seconds, in a task: never on the frame path
             frame = driver.latest()
             if frame is None:
                 ctx.emit_all(engine.pipeline.tick(ctx.clock()))
@@ -61,6 +64,7 @@ async def run_device(cfg: CameraConfig, ctx: DeviceContext) -> None:
                                    tracks=len(engine.pipeline.tracker.tracks))
     finally:
         grabbing.cancel()
+        staff_file.close()
         await asyncio.gather(grabbing, return_exceptions=True)
         driver.shutdown()
         finished = engine.pipeline.finish(ctx.clock())

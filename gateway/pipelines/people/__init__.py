@@ -23,8 +23,12 @@ class CrossingRule(Protocol):
         """A confirmed track seen in this frame: learn, keep per-track evidence."""
         ...
 
-    def classify(self, track: Track, line: str, now: float) -> bool:
-        """True when this crossing of ``line`` by ``track`` is not a customer's (staff, or a child)."""
+    def classify(self, track: Track, line: str, now: float, direction: str | None = None) -> bool:
+        """True when this crossing of ``line`` by ``track`` is not a customer's (staff, or a child).
+
+        ``direction``: "in"/"out" for a counted crossing; "front" for a shop-front question (a U-turn, a
+        passer-by through a zone), which a rule answers without spending what a crossing would (a badge's
+        claim); None when unknown."""
         ...
 
     def forget(self, track_id: int) -> None:

@@ -102,7 +102,7 @@ class ChildRule:
                 shares.append(height / adult)
         return statistics.median(shares) if len(shares) >= self.settings.min_frames else None
 
-    def classify(self, track: Track, line: str, now: float) -> bool:
+    def classify(self, track: Track, line: str, now: float, direction: str | None = None) -> bool:
         """True when the track is clearly shorter than an adult where it stood; never before warm-up."""
         share = self.height_share(track.id)
         return share is not None and share < self.settings.child_height_share

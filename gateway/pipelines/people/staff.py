@@ -9,8 +9,16 @@ over red); the mean over cells, so one odd cell (a bag, a scarf, the floor betwe
 decide alone. The median over recent frames rather than the last one, so a frame of occlusion or
 shadow does not either.
 
-*Badge*: a BLE scanner at the door heard a beacon of the staff badge UUID at ``rssi_min`` or stronger
-within ``window_s`` of the crossing (``BadgeSightings``).
+*Badge*: a BLE scanner at the door heard a staff badge (a beacon of the staff UUID) at ``rssi_min`` or
+stronger within ``window_s`` of the crossing (``BadgeSightings``). Each badge (UUID + major + minor, kept
+in RAM only, never published or logged) claims at most one crossing per direction of a line: a badge
+lingering at the door does not make every customer walking past it staff. It is re-armed when it has not
+been heard at ``rssi_min`` or stronger for ``window_s`` (the person left and came back), and a claim in
+one direction re-arms the other (in, then out). The limitation: a staff member stationed at the door all
+day is one claim per direction until re-armed, and the customers crossing near them count as customers,
+not staff; a scanner placed or a ``rssi_min`` set so that only the doorway itself hears the badge keeps
+the claims for the crossings that are the badge's. The direction comes from the pipeline or, when it
+does not say, from the side of the line the track's feet are on (past the line at a crossing).
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway.pipelines.people.badges import BadgeSightings
+from gateway.pipelines.people.badges import BadgeKey, BadgeSightings
+from gateway.vision.geometry import CountingLine, bottom_centre
 from gateway.vision.tracker import Track, appearance_distance
 
 DEFAULT_MAX_DISTANCE = 18.0
@@ -42,6 +51,8 @@ class LineStaffPolicy:
     badge_window_s: float = 5.0
     badges: BadgeSightings | None = None
     """The door scanner's sightings (``gateway.devices.signals``); None: no badge check."""
+    line: CountingLine | None = None
+    """The line's geometry, for a crossing's direction when the pipeline does not give it."""
 
 
 class StaffRule:
@@ -53,14 +64,21 @@ class StaffRule:
                  recent_frames: int = 15, min_frames: int = 3,
                  max_tracks: int = 1024) -> None:
         self.policies = policies
-        valid = [np.asarray(u, dtype=np.float32).reshape(-1) for u in uniforms]
-        # no import of the appearance module (it loads OpenCV): the width comes from the samples
-        self.uniforms = np.stack(valid) if valid else np.zeros((0, 0), dtype=np.float32)
         self.recent_frames = recent_frames
         self.min_frames = min_frames
         self.max_tracks = max_tracks
-        self._wants_uniform = len(self.uniforms) > 0 and any(p.uniform for p in policies.values())
+        self.set_uniforms(uniforms)
         self._recent: dict[int, deque[np.ndarray]] = {}
+        # (line, direction) -> badge -> (claim time, track id): RAM only, never published
+        self._claims: dict[tuple[str, str], dict[BadgeKey, tuple[float, int]]] = {}
+
+    def set_uniforms(self, uniforms: Sequence[np.ndarray]) -> None:
+        """The sampled uniforms (again: the staff file changed); one attribute swap, safe while frames run."""
+        valid = [np.asarray(u, dtype=np.float32).reshape(-1) for u in uniforms]
+        # no import of the appearance module (it loads OpenCV): the width comes from the samples
+        stacked = np.stack(valid) if valid else np.zeros((0, 0), dtype=np.float32)
+        self.uniforms = stacked
+        self._wants_uniform = len(stacked) > 0 and any(p.uniform for p in self.policies.values())
 
     def observe(self, track: Track, now: float) -> None:
         """Keep the track's latest signature (RAM only) when some line checks uniforms."""
@@ -77,14 +95,15 @@ class StaffRule:
     def uniform_distance(self, track_id: int) -> float | None:
         """Distance of the track's recent median signature to the nearest uniform; None without enough frames."""
         recent = self._recent.get(track_id)
-        if recent is None or len(recent) < self.min_frames or len(self.uniforms) == 0:
+        uniforms = self.uniforms  # one read: the staff file watch may swap it meanwhile
+        if recent is None or len(recent) < self.min_frames or len(uniforms) == 0:
             return None
         median = np.median(np.stack(recent), axis=0)
-        distances = appearance_distance(median[None, :], self.uniforms)[0]
+        distances = appearance_distance(median[None, :], uniforms)[0]
         return float(np.nanmin(distances)) if not np.isnan(distances).all() else None
 
-    def classify(self, track: Track, line: str, now: float) -> bool:
-        """True when the line's policy says this crossing is a staff member's."""
+    def classify(self, track: Track, line: str, now: float, direction: str | None = None) -> bool:
+        """True when the line's policy says this crossing (``in``/``out``; None: from the geometry) is staff's."""
         policy = self.policies.get(line)
         if policy is None:
             return False
@@ -93,8 +112,36 @@ class StaffRule:
             if distance is not None and distance <= policy.uniform_max_distance:
                 return True
         if policy.badges is not None and policy.badge_uuid:
-            return policy.badges.seen(now, policy.badge_window_s, policy.badge_rssi_min, policy.badge_uuid)
+            return self._badge_claims(track, line, now, direction, policy)
         return False
+
+    def _direction(self, track: Track, policy: LineStaffPolicy) -> str:
+        """The crossing's direction from the side the feet are on now (past the line); "?" without geometry."""
+        if policy.line is None:
+            return "?"
+        return "in" if policy.line.signed_distance(bottom_centre(track.box)) > 0 else "out"
+
+    def _badge_claims(self, track: Track, line: str, now: float, direction: str | None,
+                      policy: LineStaffPolicy) -> bool:
+        """Does an armed badge near the door claim this crossing? At most one crossing per badge and direction."""
+        assert policy.badges is not None
+        direction = direction or self._direction(track, policy)
+        claims = self._claims.setdefault((line, direction), {})
+        if any(track_id == track.id for _, track_id in claims.values()):
+            return True  # asked again about the same crossing (the pipeline may ask more than once)
+        near = policy.badges.near(now, policy.badge_window_s, policy.badge_rssi_min, policy.badge_uuid)
+        armed = [key for key in near if key not in claims
+                 or policy.badges.absent_since(key, claims[key][0], now, policy.badge_window_s, policy.badge_rssi_min)]
+        if not armed:
+            return False
+        key = min(armed, key=lambda k: near[k])  # the badge heard nearest the crossing
+        claims[key] = (now, track.id)
+        if direction in ("in", "out"):
+            # went in, so may come out: the other direction's claim of this badge is spent
+            self._claims.get((line, "out" if direction == "in" else "in"), {}).pop(key, None)
+        if len(claims) > 4 * policy.badges.max_badges:
+            claims.pop(next(iter(claims)))  # bounded whatever the scanner hears
+        return True
 
     def forget(self, track_id: int) -> None:
         """The track ended: its signatures go."""

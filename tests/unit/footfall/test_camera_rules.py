@@ -15,7 +15,7 @@ from drivers.ble.adverts import Advert
 from drivers.ble.decoders import APPLE, encode_ibeacon
 from gateway.devices.camera.config import CameraConfig
 from gateway.devices.camera.retail import retail_settings
-from gateway.devices.camera.rules import crossing_rules, readable_uniforms, set_frame_size
+from gateway.devices.camera.rules import StaffFileWatch, crossing_rules, readable_uniforms, set_frame_size
 from gateway.devices.camera.staff_store import UniformSample, save_uniform, staff_path
 from gateway.devices.context import DeviceContext
 from gateway.devices.signals import BadgeBoard, post_advert
@@ -149,3 +149,32 @@ async def test_no_uniform_check_means_the_staff_file_is_not_read(tmp_path: Path)
     ctx = DeviceContext("cam", sink=None, data_dir=str(tmp_path))  # type: ignore[arg-type]
     assert await readable_uniforms(cfg, ctx) == []
 
+
+
+def test_a_badge_lingering_at_the_door_while_customers_walk_in_is_not_five_staff() -> None:
+    # the review's reproduction: one badge heard at the door for a minute, five customers walk in, staff never crosses
+    board = BadgeBoard()
+    cfg = camera(line={"staff": STAFF_BADGE})
+    pipe = pipeline_of(cfg, crossing_rules(cfg, board=board))
+    for t in range(0, 60):
+        badge(board, float(t))
+    walk_in = path([(200, 300), (500, 300)], 30)
+    data = counted(pipe, scene(*[(10.0 * i, walk_in) for i in range(5)]))
+    assert data.get("staff_in", 0) <= 1 and data["in"] >= 4 and data["in"] + data.get("staff_in", 0) == 5
+
+
+async def test_a_new_sample_reaches_the_running_camera_and_none_is_said_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = camera(line={"staff": {"uniform": True}})
+    ctx = DeviceContext("cam", sink=None, stats=DriverStats(), data_dir=str(tmp_path))  # type: ignore[arg-type]
+    rules = crossing_rules(cfg, [], board=BadgeBoard())
+    with caplog.at_level(logging.WARNING):
+        watch = StaffFileWatch(cfg, ctx, rules, [], every_s=0.0)
+        assert not await watch.check(), "no file, nothing changed"
+    assert sum("staff-sample cam" in r.getMessage() for r in caplog.records) == 1, "said once"
+    save_uniform(str(tmp_path), "cam", UniformSample(name="red", signature=[50.0] * 36, frames=5, taken_at=0.0))
+    watch.poll()
+    assert watch.task is not None
+    await watch.task
+    assert rules[0].uniforms.shape == (1, 36), "matched without a restart"
+    assert not await watch.check(), "same mtime: not read again"

@@ -153,7 +153,7 @@ class WideIsStaff:
         if track.box[2] - track.box[0] > 70:
             self.wide.add(track.id)
 
-    def classify(self, track: Track, line: str, now: float) -> bool:
+    def classify(self, track: Track, line: str, now: float, direction: str | None = None) -> bool:
         """Staff when it was ever wide."""
         return track.id in self.wide
 

@@ -7,6 +7,8 @@ from drivers.ble.decoders import APPLE, encode_ibeacon
 from gateway.devices.signals import BadgeBoard, post_advert
 from gateway.pipelines.people.badges import BadgeSightings
 from gateway.pipelines.people.staff import LineStaffPolicy, StaffRule
+from gateway.vision.geometry import CountingLine
+from gateway.vision.tracker import Track
 from tests.unit.people.conftest import track
 
 STAFF = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"
@@ -23,11 +25,11 @@ def test_a_badge_near_the_crossing_and_strong_enough_is_staff() -> None:
     sightings = BadgeSightings()
     rule = badge_rule(sightings)
     sightings.record(STAFF.upper(), -62, 1000.0)
-    person = track(1, (0, 0, 10, 40))
-    assert rule.classify(person, "door", 1003.0)
-    assert rule.classify(person, "door", 998.0), "an advert heard just after the frame was grabbed counts too"
-    assert not rule.classify(person, "door", 1006.0), "too late"
-    assert not rule.classify(person, "back-door", 1001.0), "the other line does not check badges"
+    assert not badge_rule(sightings).classify(track(1, (0, 0, 10, 40)), "door", 1006.0), "too late"
+    assert badge_rule(sightings).classify(track(1, (0, 0, 10, 40)), "door", 1003.0)
+    assert badge_rule(sightings).classify(track(1, (0, 0, 10, 40)), "door", 998.0), \
+        "an advert heard just after the frame was grabbed counts too"
+    assert not rule.classify(track(1, (0, 0, 10, 40)), "back-door", 1001.0), "the other line does not check badges"
 
 
 def test_a_weak_badge_or_another_uuid_is_not_staff() -> None:
@@ -37,7 +39,7 @@ def test_a_weak_badge_or_another_uuid_is_not_staff() -> None:
     sightings.record(OTHER, -50, 1000.0)
     assert not rule.classify(track(1, (0, 0, 10, 40)), "door", 1000.5)
     sightings.record(STAFF, -70, 1001.0)
-    assert rule.classify(track(1, (0, 0, 10, 40)), "door", 1000.5)
+    assert rule.classify(track(2, (0, 0, 10, 40)), "door", 1000.5)
 
 
 def test_sightings_are_bounded() -> None:
@@ -64,5 +66,91 @@ def test_the_ble_runner_hands_watched_badges_to_the_camera_without_the_address()
     post_advert("door-ble", Advert(t=1001.0, address="x", rssi=-30), board)  # no beacon at all
     assert len(sightings) == 1
     assert sightings.seen(1002.0, 5.0, -70, STAFF)
-    assert "AA:BB" not in repr(sightings._sightings), "the radio address is never kept"
+    assert "AA:BB" not in repr(vars(sightings)), "the radio address is never kept"
+    assert list(sightings.near(1002.0, 5.0, -70)) == [f"{STAFF}/1/2"], "the badge key: uuid/major/minor"
     assert board.watch("door-ble", OTHER) is sightings, "one scanner, one sightings list"
+
+
+DOOR = CountingLine("door", (320, 0), (320, 480), inside=(600, 240))
+
+
+def door_rule(sightings: BadgeSightings) -> StaffRule:
+    """Badges on a vertical door line, store to the right: the direction comes from where the feet are."""
+    return StaffRule({"door": LineStaffPolicy(badge_uuid=STAFF, badge_rssi_min=-70, badge_window_s=5.0,
+                                              badges=sightings, line=DOOR)})
+
+
+def inside(track_id: int) -> Track:
+    """A track whose feet just crossed into the store."""
+    return track(track_id, (330, 100, 390, 300))
+
+
+def outside(track_id: int) -> Track:
+    """A track whose feet just crossed out of the store."""
+    return track(track_id, (250, 100, 310, 300))
+
+
+def linger(sightings: BadgeSightings, start: float, end: float, key: str = "staff-1") -> None:
+    """One badge heard once a second at the door from ``start`` to ``end``."""
+    t = start
+    while t <= end:
+        sightings.record(STAFF, -60, t, key)
+        t += 1.0
+
+
+def test_a_badge_lingering_at_the_door_claims_one_crossing_not_every_customer() -> None:
+    sightings = BadgeSightings()
+    rule = door_rule(sightings)
+    linger(sightings, 1000.0, 1060.0)  # a staff member chatting at the door for a minute, never crossing
+    claimed = [rule.classify(inside(i), "door", 1005.0 + 10 * i) for i in range(5)]
+    assert sum(claimed) <= 1, "five customers walk in: at most one is taken for staff"
+    assert rule.classify(inside(0), "door", 1005.0) == claimed[0], "asking again about one crossing is one answer"
+
+
+def test_staff_passing_in_then_out_is_staff_both_ways() -> None:
+    sightings = BadgeSightings()
+    rule = door_rule(sightings)
+    linger(sightings, 1000.0, 1020.0)
+    assert rule.classify(inside(1), "door", 1002.0)
+    assert rule.classify(outside(1), "door", 1015.0), "went in, then out: the other direction is armed"
+    assert not rule.classify(outside(2), "door", 1017.0), "out is spent: a customer leaving next to them is not"
+
+
+def test_two_badges_claim_two_crossings() -> None:
+    sightings = BadgeSightings()
+    rule = door_rule(sightings)
+    linger(sightings, 1000.0, 1010.0, "staff-1")
+    linger(sightings, 1000.0, 1010.0, "staff-2")
+    assert [rule.classify(inside(i), "door", 1005.0) for i in range(3)] == [True, True, False]
+
+
+def test_a_badge_is_re_armed_after_it_left_the_door() -> None:
+    sightings = BadgeSightings()
+    rule = door_rule(sightings)
+    linger(sightings, 1000.0, 1004.0)
+    assert rule.classify(inside(1), "door", 1002.0)
+    assert not rule.classify(inside(2), "door", 1004.0)
+    sightings.record(STAFF, -80, 1006.0)  # heard, but too weak: away from the door
+    linger(sightings, 1030.0, 1034.0)  # back 26 s later (went out by the back door)
+    assert rule.classify(inside(3), "door", 1032.0)
+    assert not rule.classify(inside(4), "door", 1033.0)
+
+
+def test_the_ble_runner_keeps_each_badge_apart() -> None:
+    board = BadgeBoard()
+    sightings = board.watch("door-ble", STAFF)
+    for minor in (1, 2):
+        advert = Advert(t=1000.0, address="AA:BB:CC:DD:EE:FF", rssi=-60,
+                        manufacturer_data={APPLE: encode_ibeacon(STAFF, 7, minor)})
+        post_advert("door-ble", advert, board)
+    assert sorted(sightings.near(1000.0, 1.0, -70)) == [f"{STAFF}/7/1", f"{STAFF}/7/2"]
+
+
+def test_a_shop_front_question_does_not_spend_the_claim_of_a_crossing() -> None:
+    """A U-turn or passer-by asked about ("front") has its own claim: the badge still claims the next crossing."""
+    sightings = BadgeSightings()
+    rule = badge_rule(sightings)
+    sightings.record(STAFF, -60, 1000.0)
+    assert rule.classify(track(1, (0, 0, 10, 40)), "door", 1000.5, "front")
+    assert rule.classify(track(2, (0, 0, 10, 40)), "door", 1001.0, "in"), "the crossing's claim was not spent"
+    assert not rule.classify(track(3, (0, 0, 10, 40)), "door", 1001.5, "in"), "one claim per badge and direction"

@@ -108,5 +108,31 @@ def test_the_height_model_holds_numbers_only() -> None:
     for cell, heights in rule.model.samples().items():
         assert all(isinstance(c, int) for c in cell)
         assert all(type(h) is float for h in heights), "one height per track and cell, no pixels"
-    held = [v for v in vars(rule.model).values()] + [v for v in vars(rule).values()]
-    assert not any(isinstance(v, np.ndarray) for v in held)
+    bad = list(non_numbers(vars(rule.model), "model")) + list(non_numbers(vars(rule), "rule"))
+    assert bad == [], f"only numbers are held: {bad[:5]}"
+
+
+def non_numbers(value: object, where: str, depth: int = 0) -> list[str]:
+    """Where, walking containers and objects recursively, something other than a few numbers is held."""
+    if isinstance(value, bool | int | float | np.integer | np.floating | str) or value is None:
+        return []
+    if isinstance(value, bytes | bytearray | memoryview):
+        return [f"{where}: bytes"]
+    if isinstance(value, np.ndarray):
+        return [] if value.size <= 4 and value.dtype.kind in "iuf" else [f"{where}: array of {value.size}"]
+    if depth > 8:
+        return []
+    if isinstance(value, dict):
+        return [b for k, v in value.items()
+                for b in non_numbers(k, where, depth + 1) + non_numbers(v, f"{where}[{k!r}]", depth + 1)]
+    if isinstance(value, list | tuple | set | frozenset) or type(value).__name__ == "deque":
+        return [b for i, v in enumerate(value) for b in non_numbers(v, f"{where}[{i}]", depth + 1)]
+    if hasattr(value, "__dict__") or hasattr(value, "__slots__"):
+        fields = vars(value) if hasattr(value, "__dict__") else {n: getattr(value, n) for n in value.__slots__}
+        return [b for k, v in fields.items() for b in non_numbers(v, f"{where}.{k}", depth + 1)]
+    return []
+
+
+def test_the_privacy_walk_can_fail() -> None:
+    assert non_numbers({"a": [(1, 2.0)]}, "x") == []
+    assert non_numbers({"a": [np.zeros((8, 8, 3))]}, "x") and non_numbers({"a": {1: b"jpeg"}}, "x")

@@ -90,3 +90,26 @@ def test_no_uniform_sampled_keeps_nothing() -> None:
 
 def test_the_config_default_is_the_rule_default() -> None:
     assert staff_config.DEFAULT_MAX_DISTANCE == staff.DEFAULT_MAX_DISTANCE
+
+
+def test_a_uniform_wearing_track_through_the_footfall_pipeline_is_staff_in() -> None:
+    import msgspec
+
+    from gateway.pipelines.footfall import FootfallPipeline, FootfallSettings
+    from tests.unit.footfall.support import DOOR, FPS, only, path, person
+
+    red, blue = np.full(36, 60.0, np.float32), np.full(36, 160.0, np.float32)
+    rule = StaffRule({"door": LineStaffPolicy(uniform=True, uniform_max_distance=10.0)}, [red])
+    pipe = FootfallPipeline(FootfallSettings(lines=[DOOR], interval_s=3600, rules=[rule]))
+    walk_in = path([(200, 300), (500, 300)], 30)
+    t = 0.0
+    events = []
+    for wearing in (red, blue):  # staff in the sampled uniform, then a customer in another colour
+        for x, y in walk_in:
+            events += pipe.process(np.array([person(x, y)], np.float32), t, wearing[None, :] + 1.0)
+            t += 1 / FPS
+        t += 5.0
+    events += pipe.finish(t)
+    (data,) = only(events, "footfall")
+    data = msgspec.to_builtins(data)
+    assert (data["in"], data["staff_in"]) == (1, 1)
