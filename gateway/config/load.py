@@ -247,6 +247,8 @@ def parse_config(source: str, file: str = "<config>", check_extras: bool = False
             if lacking is not None:
                 path = (*base, "kind")
                 problems.append(Problem(file, line_of(lines, path), _dotted(path), lacking))
+    if not problems:  # device indices below are the file's only while every device converted
+        _check_badge_scanners(devices, file, lines, problems)
     if problems:
         raise ConfigError(problems)
     config = Config(gateway=sections["gateway"], mqtt=sections["mqtt"],
@@ -257,6 +259,20 @@ def parse_config(source: str, file: str = "<config>", check_extras: bool = False
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def _check_badge_scanners(devices: list[Any], file: str, lines: dict[Path, int], problems: list[Problem]) -> None:
+    """A camera line's staff.badge_scanner must name a ble device: a typo would silently turn badges off."""
+    scanners = [device.id for device in devices if device.kind == "ble"]
+    for index, device in enumerate(devices):
+        for number, line in enumerate(getattr(device, "lines", None) or []):
+            staff = getattr(line, "staff", None)
+            if staff is None or not staff.badge_uuid or staff.badge_scanner in scanners:
+                continue
+            path: Path = ("devices", index, "lines", number, "staff", "badge_scanner")
+            known = ", ".join(scanners) if scanners else "there is none: add a [[devices]] of kind ble"
+            problems.append(Problem(file, line_of(lines, path), _dotted(path),
+                                    f"{staff.badge_scanner!r} is not the id of a ble device ({known})"))
 
 
 def load_config(file: str, check_extras: bool = False, for_daemon: bool = False) -> Config:

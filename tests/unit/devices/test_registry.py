@@ -170,3 +170,18 @@ def test_the_struct_tag_is_spelt_only_in_base_config() -> None:
     spelt = [str(path.relative_to(REPO_ROOT)) for folder in ("gateway", "drivers")
              for path in sorted((REPO_ROOT / folder).rglob("*.py")) if "__struct_config__" in path.read_text()]
     assert spelt == ["gateway/devices/base_config.py"]
+
+
+def test_a_staff_badge_scanner_must_be_a_ble_device() -> None:
+    """A typo in staff.badge_scanner is a config error naming the ble devices, not badges silently off."""
+    camera = ('[[devices]]\nid = "door-cam"\nkind = "camera"\nsource = "clip.mp4"\n'
+              'lines = [{name = "door", x1 = 0, y1 = 0, x2 = 10, y2 = 10, inside = [5, 9], '
+              'staff = {badge_uuid = "0c3f6a0e-8d5b-4c1e-9f4b-5a2d7e9c1b11", badge_scanner = "door-bel"}}]\n')
+    scanner = '[[devices]]\nid = "door-ble"\nkind = "ble"\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(CONFIG_HEAD + scanner + camera, "c.toml")
+    (problem,) = caught.value.problems
+    assert problem.key == "devices[1].lines[0].staff.badge_scanner"
+    assert problem.message == "'door-bel' is not the id of a ble device (door-ble)"
+    fixed = parse_config(CONFIG_HEAD + scanner + camera.replace("door-bel", "door-ble"), "c.toml")
+    assert fixed.devices[1].lines[0].staff.badge_scanner == "door-ble"
