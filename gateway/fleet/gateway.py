@@ -23,10 +23,11 @@ from gateway.buildinfo import commit
 from gateway.events.envelope import rfc3339, source_of
 from gateway.events.types.health import DeviceHealth, HealthData, MqttHealth, OutboxHealth
 from gateway.fleet.figures import FleetFigures
-from gateway.fleet.link import LoopLink, SimLinkSettings
+from gateway.fleet.link import LoopLink
 from gateway.fleet.outbox import MemoryOutbox
 from gateway.mqtt.commands import CommandError, CommandHandler, CommandPorts
 from gateway.mqtt.publisher import Publisher
+from gateway.mqtt.settings import LinkSettings
 from gateway.mqtt.state import birth_payload, offline_payload, will_payload
 from gateway.mqtt.topics import command_filter, event_topic, gateway_topic, state_topic
 
@@ -84,7 +85,7 @@ class SimGateway:
             outbox=self.outbox, replay=self.publisher.replay, answer=self._answer,
             answers_waiting=lambda: len(self.publisher.answers), topic=lambda: self.base,
             rebirth=self.publish_birth, running_config=self._running_config))
-        settings = SimLinkSettings(
+        settings = LinkSettings(  # the daemon's settings type; the simulator uses its plain-TLS subset
             host=options.host, port=options.port, tls=options.tls, username=options.username,
             password=options.password, client_id=f"{options.client_prefix}{index + 1:04d}", protocol=options.protocol,
             keepalive_s=options.keepalive_s, max_inflight=options.max_inflight,

@@ -22,7 +22,6 @@ import concurrent.futures
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -31,38 +30,17 @@ from paho.mqtt.properties import Properties
 
 from drivers.base import Backoff
 from gateway.mqtt.link import CONTROL_RESERVE, LinkStats, event_properties
+from gateway.mqtt.settings import LinkSettings
 
 log = logging.getLogger("storegw.fleet")
 
 MISC_EVERY_S = 1.0
 
 
-@dataclass
-class SimLinkSettings:
-    """What one simulated gateway needs to connect."""
-
-    host: str
-    port: int
-    client_id: str
-    protocol: str = "5"
-    keepalive_s: int = 30
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    tls: bool = False
-    max_inflight: int = 20
-    connect_timeout_s: float = 10.0
-    reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 30.0
-    puback_timeout_s: float = 30.0
-    will_topic: str = ""
-    will_payload: bytes = b""
-    subscriptions: tuple[str, ...] = ()
-
-
 class LoopLink:
     """Keeps one MQTT connection alive on the event loop and reports to its owner, like MqttLink."""
 
-    def __init__(self, settings: SimLinkSettings, pool: concurrent.futures.Executor, *,
+    def __init__(self, settings: LinkSettings, pool: concurrent.futures.Executor, *,
                  on_up: Callable[[], None], on_down: Callable[[str], None], on_ack: Callable[[int, bool], None],
                  on_message: Callable[[str, bytes, Any], None], oldest_inflight: Callable[[], float | None]) -> None:
         """A link for ``settings``; blocking connects run in ``pool``; the callbacks run on the loop."""
