@@ -178,3 +178,19 @@ async def test_a_new_sample_reaches_the_running_camera_and_none_is_said_once(
     await watch.task
     assert rules[0].uniforms.shape == (1, 36), "matched without a restart"
     assert not await watch.check(), "same mtime: not read again"
+
+
+def test_a_u_turn_by_a_badged_staff_member_leaves_the_badge_for_the_crossing_that_follows() -> None:
+    # the shop front asks the staff rule about the U-turn ("front"); that question has its own claim, so the
+    # same badge still takes the staff member's real crossing a moment later out of `in`
+    board = BadgeBoard()
+    cfg = camera(line={"staff": STAFF_BADGE, "outside": None, "u_turn_distance": 0.5})
+    pipe = pipeline_of(cfg, crossing_rules(cfg, board=board))
+    for t in range(0, 8):
+        badge(board, float(t))
+    u_turn = path([(60, 300), (280, 300), (60, 300)], 20)  # up to 40 px from the door, then back the way it came
+    walk_in = path([(200, 300), (500, 300)], 30)
+    customer_turn = path([(60, 300), (280, 300), (60, 300)], 20)
+    data = counted(pipe, scene((0.0, u_turn), (4.5, walk_in), (30.0, customer_turn)))
+    assert data.get("staff_in") == 1 and data["in"] == 0, "the badge's crossing is staff's"
+    assert data["u_turns"] == 1, "the staff U-turn is left out, the customer's later one is counted"
