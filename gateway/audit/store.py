@@ -24,17 +24,26 @@ def report_path(data_dir: str, data: AuditData) -> str:
     return os.path.join(data_dir, "audits", f"{SAFE.sub('_', data.device)}-{start}.json")
 
 
-def save_report(data_dir: str, data: AuditData) -> str:
-    """Write the report atomically with mode 0640; returns its path."""
-    path = report_path(data_dir, data)
-    os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
+def encode_report(data: AuditData) -> bytes:
+    """The saved file's bytes: indented JSON of the `audit` payload and a newline (the bench writes the same)."""
+    return msgspec.json.format(msgspec.json.encode(data)) + b"\n"
+
+
+def write_report(path: str, data: AuditData) -> str:
+    """Write the report to ``path`` atomically with mode 0640 (its folder made 0750); returns the path."""
+    os.makedirs(os.path.dirname(path) or ".", mode=0o750, exist_ok=True)
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(msgspec.json.format(msgspec.json.encode(data)) + b"\n")
+        handle.write(encode_report(data))
     os.chmod(tmp, FILE_MODE)  # the umask may have taken bits off
     os.replace(tmp, path)
     return path
+
+
+def save_report(data_dir: str, data: AuditData) -> str:
+    """Write the report where the daemon keeps it (``report_path``); returns its path."""
+    return write_report(report_path(data_dir, data), data)
 
 
 def commit_audit(report: Any, data_dir: str, devices: set[str],
