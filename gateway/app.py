@@ -20,6 +20,7 @@ from gateway.config import Config, ConfigError, load_config
 from gateway.config.files import restrict_data_files
 from gateway.config.paths import outbox_path, socket_path
 from gateway.config.redact import redact_tree, redact_url
+from gateway.devices.store_occupancy import OCCUPANCIES
 from gateway.diag.server import DiagServer, DiagSources
 from gateway.events.envelope import source_of
 from gateway.events.types.health import HealthData, MqttHealth, OutboxHealth
@@ -264,6 +265,7 @@ class Gateway:
                                socket_path(self.config), self.config.diag.mode)
         await self.diag.start()
         self._step = ("starting the devices", f"check [[devices]] in {self.config_path}")
+        OCCUPANCIES.configure(self.config.devices)  # each store count's settings, before any of its doors joins
         for device in self.config.devices:
             if device.enabled:
                 self.supervisor.start(device)
@@ -391,6 +393,7 @@ class Gateway:
             self.outbox.source = source_of(new.gateway.store_id, new.gateway.gateway_id)
             self._start_link(wanted)
         self.outbox.stall_s = new.outbox.stall_s
+        OCCUPANCIES.configure(new.devices)  # the counts stay; their reset times and limits follow the new config
         return await self.supervisor.apply(new.devices)
 
     # ---- health ------------------------------------------------------------------------

@@ -44,11 +44,16 @@ class SerialCounterEmulator:
     report_interval_s: float = 1.0
     sensor_id: int = 4711
     seed: int | None = None
+    max_group_size: int = 1
+    """People arrive in groups of 1 to this many, each group walking the same way (a scene parameter: the
+    counter's bytes are the same, its counts just grow by a group at once); 1: one by one."""
     stats: EmulatorStats = field(default_factory=EmulatorStats)
 
     def __post_init__(self) -> None:
         if self.protocol not in ("ascii", "terabee"):
             raise ValueError(f"unknown protocol {self.protocol!r}; use ascii or terabee")
+        if self.max_group_size < 1:
+            raise ValueError(f"max_group_size must be at least 1, not {self.max_group_size}")
         self.count_in = 0
         self.count_out = 0
         self.frame_counter = 0
@@ -59,6 +64,8 @@ class SerialCounterEmulator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pending_people = 0.0
+        # drawn only for groups: one by one, the seeded sequence of arrivals stays what it always was
+        self._next_group = self._rng.randint(1, self.max_group_size) if self.max_group_size > 1 else 1
 
     # ---- the pty ------------------------------------------------------------------------
     def _plug(self) -> None:
@@ -148,8 +155,18 @@ class SerialCounterEmulator:
         self.stats.reports += 1
 
     def _simulate_people(self, elapsed: float) -> None:
-        """Random arrivals and departures at the configured rate."""
+        """Random arrivals and departures at the configured rate (in groups when ``max_group_size`` > 1)."""
         self._pending_people += self.people_per_minute * elapsed / 60.0
+        if self.max_group_size > 1:
+            # a group comes once the rate has brought enough people for it: the same people per minute
+            while self._pending_people >= self._next_group:
+                size, self._next_group = self._next_group, self._rng.randint(1, self.max_group_size)
+                self._pending_people -= size
+                if self._rng.random() < 0.5:
+                    self.walk(size, 0)
+                else:
+                    self.walk(0, size)
+            return
         arrivals = int(self._pending_people)
         self._pending_people -= arrivals
         if arrivals:

@@ -249,6 +249,8 @@ def parse_config(source: str, file: str = "<config>", check_extras: bool = False
                 problems.append(Problem(file, line_of(lines, path), _dotted(path), lacking))
     if not problems:  # device indices below are the file's only while every device converted
         _check_badge_scanners(devices, file, lines, problems)
+        _check_shop_fronts(devices, file, lines, problems)
+        _check_occupancy_groups(devices, file, lines, problems)
     if problems:
         raise ConfigError(problems)
     config = Config(gateway=sections["gateway"], mqtt=sections["mqtt"],
@@ -262,17 +264,60 @@ def parse_config(source: str, file: str = "<config>", check_extras: bool = False
 
 
 def _check_badge_scanners(devices: list[Any], file: str, lines: dict[Path, int], problems: list[Problem]) -> None:
-    """A camera line's staff.badge_scanner must name a ble device: a typo would silently turn badges off."""
+    """A staff.badge_scanner (camera line, serial counter) must name a ble device: a typo would turn badges off."""
     scanners = [device.id for device in devices if device.kind == "ble"]
     for index, device in enumerate(devices):
-        for number, line in enumerate(getattr(device, "lines", None) or []):
-            staff = getattr(line, "staff", None)
+        # (staff block, its key path): a serial counter's own, and each camera line's
+        blocks: list[tuple[Any, Path]] = [(getattr(line, "staff", None), ("devices", index, "lines", number, "staff"))
+                                          for number, line in enumerate(getattr(device, "lines", None) or [])]
+        if device.kind == "serial_counter":
+            blocks.append((getattr(device, "staff", None), ("devices", index, "staff")))
+        for staff, where in blocks:
             if staff is None or not staff.badge_uuid or staff.badge_scanner in scanners:
                 continue
-            path: Path = ("devices", index, "lines", number, "staff", "badge_scanner")
+            path: Path = (*where, "badge_scanner")
             known = ", ".join(scanners) if scanners else "there is none: add a [[devices]] of kind ble"
             problems.append(Problem(file, line_of(lines, path), _dotted(path),
                                     f"{staff.badge_scanner!r} is not the id of a ble device ({known})"))
+
+
+def _check_occupancy_groups(devices: list[Any], file: str, lines: dict[Path, int], problems: list[Problem]) -> None:
+    """Devices sharing an occupancy_name keep one count: its reset time and limit cannot differ between them.
+
+    One setting a key and the others leaving it out is fine (the set one applies to the count); a disabled
+    device counts nothing and is left out.
+    """
+    first: dict[tuple[str, str], tuple[int, Any]] = {}
+    for index, device in enumerate(devices):
+        if not device.enabled or not getattr(device, "counts_store_occupancy", False):
+            continue
+        name = device.occupancy_name
+        for key in ("occupancy_reset_at", "occupancy_limit"):
+            value = getattr(device, key)
+            if value is None:
+                continue
+            seen = first.setdefault((name, key), (index, value))
+            if seen[1] == value:
+                continue
+            path: Path = ("devices", index, key)
+            problems.append(Problem(file, line_of(lines, path), _dotted(path),
+                                    f"{value!r} differs from devices[{seen[0]}] ({devices[seen[0]].id}: {seen[1]!r}), "
+                                    f"which counts the same store occupancy {name!r}: set the same value on both, or "
+                                    "on one only, or give one of them another occupancy_name"))
+
+
+def _check_shop_fronts(devices: list[Any], file: str, lines: dict[Path, int], problems: list[Problem]) -> None:
+    """A serial counter's shop_front must name another serial counter: a typo would leave passers-by out silently."""
+    counters = [device.id for device in devices if device.kind == "serial_counter"]
+    for index, device in enumerate(devices):
+        front = getattr(device, "shop_front", "") if device.kind == "serial_counter" else ""
+        if not front or (front in counters and front != device.id):
+            continue
+        path: Path = ("devices", index, "shop_front")
+        others = ", ".join(c for c in counters if c != device.id) or "there is none: add the outside counter"
+        what = "this counter itself" if front == device.id else "not the id of a serial counter"
+        problems.append(Problem(file, line_of(lines, path), _dotted(path),
+                                f"{front!r} is {what}; name the serial_counter across the shop front ({others})"))
 
 
 def load_config(file: str, check_extras: bool = False, for_daemon: bool = False) -> Config:

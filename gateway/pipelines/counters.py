@@ -6,8 +6,13 @@ otherwise it is a reset, and the new count is what happened since the reset. A c
 0 .. 2^bits - 1 cannot come from the counter: that reading is skipped (counted in
 ``out_of_range``), so a delta is never negative.
 
-With a ``StoreOccupancy`` (``pipelines/occupancy.py``) the deltas also keep the store's
-occupancy: a door counter's in - out, never negative, reset daily, alerts over a limit.
+With an ``Occupancy`` (``pipelines/occupancy.py``) the deltas also keep the store's
+occupancy: in - out, never negative, reset daily, alerts over a limit; in the daemon it is the
+door's share of the count every door of the store adds to (``gateway/devices/store_occupancy.py``).
+
+With a ``CounterRetail`` (``pipelines/counter_retail.py``) each reading's people are split into staff
+and customers (``in``/``out`` are customers; occupancy still counts everyone), customers are grouped by
+time, and the interval gets the shop front's passers-by and the capture rate.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from dataclasses import dataclass
 from gateway.events.envelope import rfc3339
 from gateway.events.types.footfall import FootfallData
 from gateway.pipelines import Event
-from gateway.pipelines.occupancy import StoreOccupancy
+from gateway.pipelines.counter_retail import CounterRetail
+from gateway.pipelines.occupancy import Occupancy
 
 
 def in_range(count: int, bits: int) -> bool:
@@ -60,8 +66,10 @@ class FootfallCounter:
     """
 
     def __init__(self, line: str, interval_s: float, counter_bits: int, baseline: Baseline | None = None,
-                 occupancy: StoreOccupancy | None = None) -> None:
+                 occupancy: Occupancy | None = None, retail: CounterRetail | None = None) -> None:
+        """``retail``: staff badges, groups and the shop front (``counter_retail.py``); None: in/out only."""
         self.line = line
+        self.retail = retail
         self.occupancy = occupancy
         self.interval_s = interval_s
         self.counter_bits = counter_bits
@@ -91,13 +99,18 @@ class FootfallCounter:
                 or not in_range(base.count_out, self.counter_bits)):
             # a new sensor, or a saved baseline this counter cannot have produced: nothing to compare yet
             self.baseline = Baseline(sensor_id, count_in, count_out)
+            if self.retail is not None:
+                self.retail.restart(now)
             return events
         delta_in, how_in = counter_delta(base.count_in, count_in, self.counter_bits)
         delta_out, how_out = counter_delta(base.count_out, count_out, self.counter_bits)
         self.resets += "reset" in (how_in, how_out)
         self.wraps += (how_in == "wrap") + (how_out == "wrap")
-        self.people_in += delta_in
-        self.people_out += delta_out
+        # customers only in in/out (staff apart); occupancy below still counts everyone, as the camera's does
+        customers_in, customers_out = (delta_in, delta_out) if self.retail is None else \
+            self.retail.split(delta_in, delta_out, now)
+        self.people_in += customers_in
+        self.people_out += customers_out
         base.count_in, base.count_out = count_in, count_out
         if self.occupancy is not None:
             # ins first: a reading's order inside its period is unknown, and outs must not hit 0 early
@@ -130,8 +143,9 @@ class FootfallCounter:
     def _emit(self, start: float, end: float) -> list[Event]:
         """The footfall event of [start, end) (and store occupancy, if kept) and a fresh count."""
         data = FootfallData(line=self.line, interval_start=rfc3339(start), interval_s=round(end - start, 3),
-                            in_=self.people_in, out=self.people_out, source="serial_counter")
+                            in_=self.people_in, out=self.people_out, source="serial_counter",
+                            **(self.retail.fields(start, end, self.people_in) if self.retail is not None else {}))
         self.people_in = self.people_out = 0
         if self.occupancy is None:
             return [Event("footfall", end, data)]
-        return [Event("footfall", end, data), self.occupancy.event(end)]
+        return [Event("footfall", end, data), *self.occupancy.periodic(end)]  # a shared count: one door publishes

@@ -30,8 +30,8 @@ from gateway.events.envelope import rfc3339
 from gateway.events.types.footfall import DwellData, FootfallData, OccupancyData
 from gateway.pipelines import Event
 from gateway.pipelines.groups import GroupCounter, GroupSettings
-from gateway.pipelines.occupancy import OccupancySettings, StoreOccupancy
-from gateway.pipelines.passersby import Approach, ShopFront, ZoneTraversals, approach_step
+from gateway.pipelines.occupancy import Occupancy, OccupancySettings, StoreOccupancy
+from gateway.pipelines.passersby import Approach, ShopFront, ZoneTraversals, approach_step, capture_rate
 from gateway.vision.geometry import CountingLine, Point, Zone, bottom_centre
 from gateway.vision.tracker import ByteTracker, Track
 
@@ -85,7 +85,10 @@ def _height(track: Track) -> float:
 class FootfallPipeline:
     """Counts people crossing lines and staying in zones."""
 
-    def __init__(self, settings: FootfallSettings, tracker: ByteTracker | None = None) -> None:
+    def __init__(self, settings: FootfallSettings, tracker: ByteTracker | None = None,
+                 occupancy: Occupancy | None = None) -> None:
+        """``occupancy``: the store count to keep (the daemon's share of a count several doors keep); without it,
+        one of its own from ``settings.occupancy``."""
         self.settings = settings
         self.tracker = tracker or ByteTracker()
         self.states: dict[tuple[int, str], LineState] = {}
@@ -108,7 +111,9 @@ class FootfallPipeline:
         self.approaches: dict[tuple[int, str], Approach] = {}
         self.traversals = {name: ZoneTraversals(front.outside_zone) for name, front in settings.shop_fronts.items()
                            if front.outside_zone is not None}
-        self.occupancy = StoreOccupancy(settings.occupancy) if settings.occupancy is not None else None
+        self.occupancy: Occupancy | None = occupancy
+        if occupancy is None and settings.occupancy is not None:
+            self.occupancy = StoreOccupancy(settings.occupancy)
         self._pending: list[Event] = []
         """Occupancy alerts made while following tracks, returned by the call that made them."""
 
@@ -313,7 +318,7 @@ class FootfallPipeline:
             self.counts[name] = [0, 0]
             self.extra[name] = defaultdict(int)
         if self.occupancy is not None:
-            events.append(self.occupancy.event(end))
+            events += self.occupancy.periodic(end)  # none when another door publishes the shared count
         for zone in self.settings.zones:
             present = sum(1 for (_, z) in self.zone_entry if z == zone.name)
             events.append(Event("occupancy", end, OccupancyData(zone=zone.name, count=present)))
@@ -338,7 +343,7 @@ class FootfallPipeline:
         if front is not None and front.counts_passers_by:
             passers_by = extra["passers_by"]
             fields["passers_by"] = passers_by
-            fields["capture_rate"] = round(count_in / passers_by, 3) if passers_by else None
+            fields["capture_rate"] = capture_rate(count_in, passers_by)
         if front is not None and front.u_turn_distance is not None:
             fields["u_turns"] = extra["u_turns"]
         return fields

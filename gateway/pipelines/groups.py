@@ -5,6 +5,8 @@ bottom-centre points at most ``distance`` box heights apart (the taller box of t
 rule holds near and far from the camera alike. A crossing joins the group of any recent member
 it is close to (chains: A-B and B-C make one group of three); otherwise it opens a new group.
 A group is counted when it opens, in the interval of its first member. A group of one is a group.
+A serial counter has no positions: its readings are grouped by time only (``distance`` infinite, see
+``counter_retail.py``).
 """
 
 from __future__ import annotations
@@ -44,11 +46,15 @@ class GroupCounter:
     _recent: dict[str, list[_Member]] = field(default_factory=lambda: {"in": [], "out": []})
     _next_group: int = 0
 
-    def add(self, direction: str, now: float, point: Point, height: float) -> int:
-        """One customer crossing; returns the id of the group it belongs to."""
+    def add(self, direction: str, now: float, point: Point, height: float, alone: bool = False) -> int:
+        """One customer crossing; returns the id of the group it belongs to.
+
+        ``alone``: it opens a group of its own whoever is near (a serial counter's reading too long to tell
+        whether its people came together); later crossings may still join it.
+        """
         recent = [m for m in self._recent[direction] if now - m.time <= self.settings.window_s]
         self._recent[direction] = recent
-        for member in recent:
+        for member in [] if alone else recent:
             scale = max(member.height, height, 1.0)
             if math.dist(member.point, point) <= self.settings.distance * scale:
                 recent.append(_Member(now, point, height, member.group))

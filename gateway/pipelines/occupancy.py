@@ -9,15 +9,27 @@ zone covering the shop floor, has held nobody for ``empty_reset_s``, the count g
 (``drift_resets`` counts the corrections that changed it). With ``limit``, an ``occupancy`` event
 with ``alert: "over"`` is made when the count goes above the limit and one with ``alert:
 "under"`` when it falls back to it or below, once each per crossing of the limit.
+
+Several doors share one count through ``gateway/devices/store_occupancy.py`` (the thread-safe, saved
+part); what stays here is pure: the count, ``EmptyZoneWatch`` (one per camera with an empty zone) and
+``same_business_day``, the rule that decides whether a count saved before a restart is still true.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from gateway.events.types.footfall import OccupancyData
 from gateway.pipelines import Event
+
+RESTORE_MAX_AGE_S = 12 * 3600.0
+"""A count saved longer ago than this is not restored (start at 0): a box off that long has missed
+more than a shift's comings and goings, even when no daily reset lies in between or none is set."""
+CLOCK_SLACK_S = 60.0
+"""A save up to this far in the future still counts as now (the clock was nudged by NTP); beyond, the clock
+jumped back and the saved count's day is unknown."""
 
 
 def parse_hhmm(text: str) -> dt.time:
@@ -42,6 +54,17 @@ def next_local(now: float, at: dt.time, tz: dt.tzinfo | None) -> float:
     return candidate.timestamp()
 
 
+def same_business_day(saved_at: float, now: float, reset_at: dt.time | None, tz: dt.tzinfo | None) -> bool:
+    """May a count saved at ``saved_at`` be restored at ``now``?
+
+    Only when it is at most RESTORE_MAX_AGE_S old and no daily reset moment (``reset_at``, local time)
+    lies between the save and now: the store closed and emptied meanwhile otherwise.
+    """
+    if not -CLOCK_SLACK_S <= now - saved_at <= RESTORE_MAX_AGE_S:
+        return False
+    return reset_at is None or next_local(saved_at, reset_at, tz) > now
+
+
 @dataclass
 class OccupancySettings:
     """Store occupancy options; all optional."""
@@ -52,6 +75,50 @@ class OccupancySettings:
     empty_zone: str | None = None
     empty_reset_s: float = 300.0
     limit: int | None = None
+
+
+class Occupancy(Protocol):
+    """What the footfall pipelines call: a ``StoreOccupancy`` of their own, or a device's share of a common one."""
+
+    settings: OccupancySettings
+    """The device's own settings (its empty zone; the name it counts under)."""
+
+    @property
+    def count(self) -> int:
+        """People in the store now."""
+
+    def enter(self, n: int, now: float) -> list[Event]:
+        """``n`` people came in; returns limit alerts."""
+
+    def leave(self, n: int, now: float) -> list[Event]:
+        """``n`` people went out; returns limit alerts."""
+
+    def step(self, now: float, zone_empty: bool | None = None) -> list[Event]:
+        """The daily reset, and the empty-zone correction when ``zone_empty`` is known."""
+
+    def periodic(self, now: float) -> list[Event]:
+        """The store-scope event of an interval's end, if this counter publishes it."""
+
+
+class EmptyZoneWatch:
+    """Tells when a camera's empty zone has held nobody for a while: once per empty spell."""
+
+    def __init__(self) -> None:
+        self._since: float | None = None
+        self._done = False
+
+    def update(self, now: float, empty: bool, hold_s: float) -> bool:
+        """True the first time the zone has been empty for ``hold_s`` in this spell."""
+        if not empty:
+            self._since, self._done = None, False
+            return False
+        if self._since is None:
+            self._since = now
+            return False
+        if self._done or now - self._since < hold_s:
+            return False
+        self._done = True  # once per empty spell: people entering later count from 0
+        return True
 
 
 class StoreOccupancy:
@@ -66,8 +133,7 @@ class StoreOccupancy:
         self.drift_resets = 0
         self.over = False
         self._next_reset: float | None = None
-        self._empty_since: float | None = None
-        self._empty_done = False
+        self._empty = EmptyZoneWatch()
 
     def enter(self, n: int, now: float) -> list[Event]:
         """``n`` people came in."""
@@ -97,22 +163,37 @@ class StoreOccupancy:
                 events += self._alert(now)
         if zone_empty is None or self.settings.empty_zone is None:
             return events
-        if not zone_empty:
-            self._empty_since, self._empty_done = None, False
-        elif self._empty_since is None:
-            self._empty_since = now
-        elif not self._empty_done and now - self._empty_since >= self.settings.empty_reset_s:
-            self._empty_done = True  # once per empty spell: people entering later count from 0
-            if self.count:
-                self.count = 0
-                self.drift_resets += 1
-                events += self._alert(now)
+        if self._empty.update(now, zone_empty, self.settings.empty_reset_s):
+            events += self.drift_reset(now)
         return events
+
+    def drift_reset(self, now: float) -> list[Event]:
+        """The shop floor is known to be empty: the count goes to 0 (a correction, if it was not)."""
+        if not self.count:
+            return []
+        self.count = 0
+        self.drift_resets += 1
+        return self._alert(now)
+
+    def restore(self, count: int) -> None:
+        """Take a count kept across a restart; its limit alert was made before, so none is made again."""
+        self.count = count
+        self.over = self.settings.limit is not None and count > self.settings.limit
+
+    def configure(self, settings: OccupancySettings) -> None:
+        """New name, reset time or limit (a reload); the count stays, the next reset is found again."""
+        if (settings.reset_at, settings.tz) != (self.settings.reset_at, self.settings.tz):
+            self._next_reset = None
+        self.settings = replace(settings)
 
     def event(self, now: float) -> Event:
         """The store-scope occupancy event of this moment (published every interval)."""
         return Event("occupancy", now, OccupancyData(zone=self.settings.name, count=self.count, scope="store",
                                                      limit=self.settings.limit))
+
+    def periodic(self, now: float) -> list[Event]:
+        """The event of an interval's end: a count of its own is always published."""
+        return [self.event(now)]
 
     def _alert(self, now: float) -> list[Event]:
         """An alert event when the count has just gone over the limit or back under it."""

@@ -44,6 +44,15 @@ class ShopFront:
         return self.outside is not None or self.outside_zone is not None
 
 
+def capture_rate(customers_in: int, passers_by: int | None) -> float | None:
+    """Customers in over passers-by of one interval (3 decimals); None without passers-by (no rate from 0).
+
+    The one definition for cameras and serial counters: ``customers_in`` is ``in`` after staff and child
+    exclusion, ``passers_by`` the shop front's people of the same interval.
+    """
+    return round(customers_in / passers_by, 3) if passers_by else None
+
+
 def segment_distance(line: CountingLine, point: Point) -> float:
     """Distance from ``point`` to the segment a-b of ``line`` (not the infinite line)."""
     (ax, ay), (bx, by) = line.a, line.b

@@ -13,18 +13,20 @@ from gateway.vision.models import session
 
 def build_engine(lines: list[CountingLine], zones: list[Zone], *, interval_s: float = 60.0,
                  score_threshold: float = 0.3, hysteresis_px: float = 6.0, threads: int = 1,
-                 demographics: Any = None, retail: Any = None, rules: list[Any] | None = None) -> CameraEngine:
+                 demographics: Any = None, retail: Any = None, rules: list[Any] | None = None,
+                 occupancy: Any = None) -> CameraEngine:
     """Verified models, detector, footfall pipeline, motion gate and (if enabled) demographics.
 
     ``retail`` (a ``gateway.devices.camera.retail.RetailSettings``) turns on groups, passers-by,
-    U-turns and store occupancy; ``rules`` are crossing rules (staff, child) in order.
+    U-turns and store occupancy; ``rules`` are crossing rules (staff, child) in order; ``occupancy``, the
+    camera's share of a store count other doors keep too (``gateway.devices.store_occupancy``).
     """
     detector = PersonDetector(session("person-detector", threads=threads), score_threshold=score_threshold)
     extra: dict[str, Any] = {"rules": list(rules or [])}
     if retail is not None:
         extra.update(groups=retail.groups, shop_fronts=retail.shop_fronts, occupancy=retail.occupancy)
     pipeline = FootfallPipeline(FootfallSettings(lines=lines, zones=zones, interval_s=interval_s,
-                                                 hysteresis_px=hysteresis_px, **extra))
+                                                 hysteresis_px=hysteresis_px, **extra), occupancy=occupancy)
     stage = None
     if demographics is not None and demographics.enabled:
         from gateway.pipelines.demographics import DemographicsAggregator

@@ -1,7 +1,8 @@
 """The retail figures of the live view: per door or line, footfall summed since the view started; store occupancy.
 
 Pure: fed the data of ``footfall`` and ``occupancy`` events. The capture rate is recomputed from the sums
-(customers in / passers-by), not averaged over intervals, so a quiet interval weighs what it counted.
+(customers in / passers-by), not averaged over intervals, so a quiet interval weighs what it counted; only
+intervals that carried passers_by count on either side (cameras and serial counters alike).
 """
 
 from __future__ import annotations
@@ -22,17 +23,20 @@ class LineFigures:
     line: str
     counts: dict[str, int] = field(default_factory=dict)
     """Sums of the counts its events carried (a key is absent until an event carried it)."""
+    captured_in: int = 0
+    """``in`` of the intervals that carried passers_by: a serial counter's shop front may leave one out, and
+    the customers of that interval have no passers-by to be compared with."""
 
     @property
     def capture_rate(self) -> float | None:
         """Customers in over passers-by, since the view started; None without passers-by."""
         passers = self.counts.get("passers_by")
-        return self.counts.get("in", 0) / passers if passers else None
+        return self.captured_in / passers if passers else None
 
 
 @dataclass
 class StoreOccupancy:
-    """A device's latest store-scope occupancy."""
+    """A store occupancy's latest count, shown in the row of the first device that reported it."""
 
     count: int
     limit: int | None = None
@@ -45,6 +49,9 @@ class RetailFigures:
 
     lines: dict[tuple[str, str], LineFigures] = field(default_factory=dict)
     occupancy: dict[str, StoreOccupancy] = field(default_factory=dict)
+    """By the device that first reported each occupancy name: several doors share one store count, and
+    an alert comes from whichever door crossed the limit; it updates that one count, not a row of its own."""
+    _shown_by: dict[str, str] = field(default_factory=dict)
 
     def apply(self, name: str, subject: str, data: dict[str, Any]) -> None:
         """Take one event's data (other types are ignored)."""
@@ -57,7 +64,10 @@ class RetailFigures:
                 value = data.get(key)
                 if isinstance(value, int) and not isinstance(value, bool):
                     figures.counts[key] = figures.counts.get(key, 0) + value
+            if isinstance(data.get("passers_by"), int) and isinstance(data.get("in"), int):
+                figures.captured_in += data["in"]
         elif name == "occupancy" and data.get("scope") == "store" and isinstance(data.get("count"), int):
+            subject = self._shown_by.setdefault(str(data.get("zone", "store")), subject)
             previous = self.occupancy.get(subject)
             limit = data.get("limit") if isinstance(data.get("limit"), int) else None
             over = previous.over if previous is not None else False

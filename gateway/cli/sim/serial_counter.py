@@ -18,6 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rate", type=float, default=30.0, help="people per minute (default 30)")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between reports (default 1)")
     parser.add_argument("--sensor-id", type=int, default=4711)
+    parser.add_argument("--max-group", type=int, default=1, metavar="N",
+                        help="people arrive in groups of 1 to N walking the same way (default 1: one by one)")
     parser.add_argument("--garbage-every", type=float, metavar="S", help="inject 32 garbage bytes every S seconds")
     parser.add_argument("--reset-after", type=float, metavar="S", help="simulate a power loss after S seconds")
     parser.add_argument("--wrap-after", type=float, metavar="S", help="jump the counters just below 2^16 after S s")
@@ -32,7 +34,8 @@ def run_emulator(args: argparse.Namespace) -> int:
 
     link = args.link or os.path.join(tempfile.mkdtemp(prefix="storegw-counter-"), f"counter-{args.protocol}")
     emulator = SerialCounterEmulator(link=link, protocol=args.protocol, people_per_minute=args.rate,
-                                     report_interval_s=args.interval, sensor_id=args.sensor_id).start()
+                                     report_interval_s=args.interval, sensor_id=args.sensor_id,
+                                     max_group_size=args.max_group).start()
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     signal.signal(signal.SIGTERM, lambda *a: stop.set())

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 LABEL = "BLE beacons"
 SCANNER_ID = "ble-floor"
-"""The scanner the demo camera's door line asks about staff badges."""
+"""The door scanner the demo's main-entrance counter (and camera door line) asks about staff badges."""
 
 
 def wanted(options: DemoOptions) -> bool:
@@ -24,7 +24,8 @@ async def setup(stack: contextlib.AsyncExitStack, workdir: Path, options: DemoOp
     """Write a busy 10-minute scene, replayed 10x faster, looping."""
     from drivers.sim.ble_scene import generate  # here: drivers.ble needs bleak, which the demo checks for first
 
-    # a staff badge at the door every 150 s of the scene (15 s of the demo): the camera's door line checks it
+    # a staff badge at the door every 150 s of the scene (15 s of the demo, the first after 7.5 s): main-entrance's
+    # counter and the camera's door line check it, so staff figures show within the demo's first minute
     scene = generate(start=time.time(), minutes=10, visitors=25, passers_by=20, members=2, seed=7, max_gap_s=5,
                      staff_door_every_s=150.0)
     path = workdir / "ble-scene.jsonl"

@@ -92,7 +92,12 @@ class CameraConfig(DeviceConfig, tag="camera"):
                     "group: groups_in/groups_out; 0: off")] = 0.0
     group_distance: BoxHeights = 1.5
     store_occupancy: Annotated[bool, msgspec.Meta(
-        description="publish store occupancy from in - out of all lines (on when any occupancy_* is set)")] = False
+        description="count in - out of all lines into the store occupancy (on when any occupancy_* is set)")] = False
+    occupancy_name: Annotated[str, msgspec.Meta(
+        min_length=1, max_length=64,
+        description="the store occupancy this camera counts into: every device (camera or counter) naming the same "
+                    "one shares one count (in by one door, out by another); their occupancy_reset_at and "
+                    "occupancy_limit must agree, or be set on one only; the store-scope event's zone")] = "store"
     occupancy_reset_at: Annotated[HHMM | None, msgspec.Meta(
         description="reset store occupancy to 0 every day at this local time (closing)")] = None
     occupancy_empty_zone: Annotated[str | None, msgspec.Meta(
@@ -117,4 +122,4 @@ class CameraConfig(DeviceConfig, tag="camera"):
     def counts_store_occupancy(self) -> bool:
         """True when store occupancy is on (asked for, or implied by one of its settings)."""
         return (self.store_occupancy or self.occupancy_reset_at is not None or self.occupancy_limit is not None
-                or self.occupancy_empty_zone is not None)
+                or self.occupancy_empty_zone is not None or self.occupancy_name != "store")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gateway.devices.camera.config import CameraConfig, LineConfig
+from gateway.devices.store_occupancy import occupancy_settings
 from gateway.pipelines.groups import GroupSettings
-from gateway.pipelines.occupancy import OccupancySettings, parse_hhmm
+from gateway.pipelines.occupancy import OccupancySettings
 from gateway.pipelines.passersby import ShopFront
 from gateway.vision.geometry import CountingLine, Zone
 
@@ -48,8 +49,5 @@ def retail_settings(cfg: CameraConfig) -> RetailSettings:
         front = _shop_front(line)
         if front is not None:
             settings.shop_fronts[line.name] = front
-    if cfg.counts_store_occupancy:
-        settings.occupancy = OccupancySettings(
-            reset_at=parse_hhmm(cfg.occupancy_reset_at) if cfg.occupancy_reset_at else None,
-            empty_zone=cfg.occupancy_empty_zone, empty_reset_s=cfg.empty_reset_s, limit=cfg.occupancy_limit)
+    settings.occupancy = occupancy_settings(cfg)  # the same reading of the keys as a door counter's
     return settings

@@ -27,48 +27,56 @@ async def run_device(cfg: CameraConfig, ctx: DeviceContext) -> None:
     """
     from gateway.devices.camera.retail import retail_settings
     from gateway.devices.camera.rules import StaffFileWatch, crossing_rules, readable_uniforms, set_frame_size
+    from gateway.devices.store_occupancy import join_store_occupancy
     from gateway.vision.setup import build_engine
 
     lines, zones = geometry(cfg)
     # staff, then child; an unreadable staff file holds the camera here (failed, said once), not a restart loop
     uniforms = await readable_uniforms(cfg, ctx)
     rules = crossing_rules(cfg, uniforms)
-    staff_file = StaffFileWatch(cfg, ctx, rules, uniforms)  # a new sample is matched without a restart
-    engine = build_engine(lines, zones, interval_s=cfg.interval_s, score_threshold=cfg.score_threshold,
-                          hysteresis_px=cfg.hysteresis_px, threads=cfg.threads, demographics=cfg.demographics,
-                          retail=retail_settings(cfg), rules=rules)
-    audit = CustomerCrossings(engine.pipeline)
-    driver = CameraDriver(cfg.id, source=cfg.source, fps=cfg.fps, loop=cfg.loop, stall_s=cfg.stall_s, stats=ctx.stats)
-    loop = asyncio.get_running_loop()
-    grabbing = asyncio.create_task(driver.run(lambda frame: None))
-    period = 1.0 / cfg.detect_fps
-    started = time.monotonic()
+    # the store's count, shared with every door naming the same occupancy; left however this run ends
+    occupancy = join_store_occupancy(cfg, ctx)
     try:
-        while not grabbing.done():
-            await asyncio.sleep(period)
-            staff_file.poll()  # at most every few seconds, in a task: never on the frame path
-            frame = driver.latest()
-            if frame is None:
-                ctx.emit_all(engine.pipeline.tick(ctx.clock()))
-                continue
-            set_frame_size(rules, frame.image.shape[1], frame.image.shape[0])  # the child rule's grid; once
-            # inference is CPU-bound: run it off the loop so MQTT and other devices keep going
-            events = await loop.run_in_executor(None, engine.process, frame.image, frame.time)
-            audit.report(ctx, frame.time)  # customer crossings one by one, for `storegw audit` only
-            ctx.emit_all(events)
-            elapsed = time.monotonic() - started
-            ctx.stats.extra.update(input_fps=round(driver.grabbed / elapsed, 1),
-                                   processed_fps=round(engine.frames / elapsed, 1),
-                                   detected_fps=round(engine.detected_frames / elapsed, 1),
-                                   skipped_frames=driver.grabbed - driver.taken,
-                                   tracks=len(engine.pipeline.tracker.tracks))
+        staff_file = StaffFileWatch(cfg, ctx, rules, uniforms)  # a new sample is matched without a restart
+        engine = build_engine(lines, zones, interval_s=cfg.interval_s, score_threshold=cfg.score_threshold,
+                              hysteresis_px=cfg.hysteresis_px, threads=cfg.threads, demographics=cfg.demographics,
+                              retail=retail_settings(cfg), rules=rules, occupancy=occupancy)
+        audit = CustomerCrossings(engine.pipeline)
+        driver = CameraDriver(cfg.id, source=cfg.source, fps=cfg.fps, loop=cfg.loop, stall_s=cfg.stall_s,
+                              stats=ctx.stats)
+        loop = asyncio.get_running_loop()
+        grabbing = asyncio.create_task(driver.run(lambda frame: None))
+        period = 1.0 / cfg.detect_fps
+        started = time.monotonic()
+        try:
+            while not grabbing.done():
+                await asyncio.sleep(period)
+                staff_file.poll()  # at most every few seconds, in a task: never on the frame path
+                frame = driver.latest()
+                if frame is None:
+                    ctx.emit_all(engine.pipeline.tick(ctx.clock()))
+                    continue
+                set_frame_size(rules, frame.image.shape[1], frame.image.shape[0])  # the child rule's grid; once
+                # inference is CPU-bound: run it off the loop so MQTT and other devices keep going
+                events = await loop.run_in_executor(None, engine.process, frame.image, frame.time)
+                audit.report(ctx, frame.time)  # customer crossings one by one, for `storegw audit` only
+                ctx.emit_all(events)
+                elapsed = time.monotonic() - started
+                ctx.stats.extra.update(input_fps=round(driver.grabbed / elapsed, 1),
+                                       processed_fps=round(engine.frames / elapsed, 1),
+                                       detected_fps=round(engine.detected_frames / elapsed, 1),
+                                       skipped_frames=driver.grabbed - driver.taken,
+                                       tracks=len(engine.pipeline.tracker.tracks))
+        finally:
+            grabbing.cancel()
+            staff_file.close()
+            await asyncio.gather(grabbing, return_exceptions=True)
+            driver.shutdown()
+            finished = engine.pipeline.finish(ctx.clock())
+            audit.report(ctx, ctx.clock())  # crossings of the tracks ended by finish
+            ctx.emit_all(finished)
+            if engine.demographics is not None:
+                ctx.emit_all(engine.demographics.aggregator.tick(ctx.clock()))
     finally:
-        grabbing.cancel()
-        staff_file.close()
-        await asyncio.gather(grabbing, return_exceptions=True)
-        driver.shutdown()
-        finished = engine.pipeline.finish(ctx.clock())
-        audit.report(ctx, ctx.clock())  # crossings of the tracks ended by finish
-        ctx.emit_all(finished)
-        if engine.demographics is not None:
-            ctx.emit_all(engine.demographics.aggregator.tick(ctx.clock()))
+        if occupancy is not None:
+            occupancy.close(ctx.clock())

@@ -10,15 +10,15 @@ from typing import Annotated
 
 import msgspec
 
+from gateway.devices.badge_config import BadgeOptions
+
 DEFAULT_MAX_DISTANCE = 18.0
 """gateway.pipelines.people.staff.DEFAULT_MAX_DISTANCE (a test keeps them equal): the config loads without
 the vision extra (numpy, OpenCV), so it cannot import the rule."""
 
-Uuid = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")]
-Rssi = Annotated[int, msgspec.Meta(ge=-127, le=20)]
 
-
-class StaffConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+# the badge keys come from BadgeOptions (shared with serial counters); a camera adds uniforms
+class StaffConfig(BadgeOptions, kw_only=True, forbid_unknown_fields=True):
     """How staff crossings of one line are told apart (either way suffices); off until set."""
 
     uniform: Annotated[bool, msgspec.Meta(description="match the uniforms sampled with `storegw camera "
@@ -26,13 +26,6 @@ class StaffConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     uniform_max_distance: Annotated[float, msgspec.Meta(gt=0, le=100, description="colour-layout distance "
                                                         "(mean CIELAB per cell) under which a track wears "
                                                         "a uniform")] = DEFAULT_MAX_DISTANCE
-    badge_uuid: Annotated[Uuid | None, msgspec.Meta(description="iBeacon/AltBeacon UUID every staff badge "
-                                                    "sends")] = None
-    badge_scanner: Annotated[str, msgspec.Meta(description="id of the BLE device (door scanner) that hears "
-                                               "the badges")] = ""
-    badge_rssi_min: Annotated[Rssi, msgspec.Meta(description="weakest signal that means at the door")] = -70
-    badge_window_s: Annotated[float, msgspec.Meta(gt=0, le=60, description="seconds either side of a "
-                                                  "crossing")] = 5.0
 
     def __post_init__(self) -> None:
         """A badge check needs its scanner, and a staff block must check something."""

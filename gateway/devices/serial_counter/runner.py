@@ -6,15 +6,21 @@ passed while the gateway was restarting are counted in the first interval after 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
 from drivers.serial_counter import CounterReading, SerialCounterDriver
 from gateway.devices.context import DeviceContext
 from gateway.devices.serial_counter.config import SerialCounterConfig
+from gateway.devices.shop_fronts import SHOP_FRONTS, ShopFrontBoard
+from gateway.devices.signals import BOARD as BADGES
+from gateway.devices.signals import BadgeBoard
+from gateway.devices.store_occupancy import join_store_occupancy
 from gateway.devices.stream import run_stream
+from gateway.pipelines.counter_retail import CounterRetail, CounterRetailSettings
 from gateway.pipelines.counters import Baseline, FootfallCounter
-from gateway.pipelines.occupancy import OccupancySettings, StoreOccupancy, parse_hhmm
+from gateway.pipelines.people.badge_claims import BadgeCheck
 
 TICK_S = 1.0
 
@@ -51,12 +57,27 @@ def save_baseline(ctx: DeviceContext, baseline: Baseline | None) -> None:
 
 
 def report_reading(ctx: DeviceContext, line: str, since: float, now: float, people_in: int, people_out: int) -> None:
-    """One reading's people for the audit: somewhere in [since, now] (how often the counter reports)."""
+    """One reading's customers for the audit (staff are not: the camera tells customers only too), in [since, now]."""
     for direction, people in (("in", people_in), ("out", people_out)):
         if people:
             ctx.crossed(line, direction, min(since, now), now, people)
     if not (people_in or people_out):
         ctx.crossed(line, "in", now, None, 0)  # nobody: the device has counted up to now
+
+
+def counter_retail(cfg: SerialCounterConfig, badges: BadgeBoard = BADGES,
+                   fronts: ShopFrontBoard = SHOP_FRONTS) -> CounterRetail:
+    """The counter's staff, groups and shop front; watching its badge scanner and its front as configured."""
+    staff = cfg.staff
+    check = sightings = passers_by = None
+    if staff is not None and staff.badge_uuid:
+        check = BadgeCheck(staff.badge_uuid, staff.badge_rssi_min, staff.badge_window_s)
+        sightings = badges.watch(staff.badge_scanner, staff.badge_uuid)
+    if cfg.shop_front:
+        fronts.watch(cfg.shop_front)
+        passers_by = functools.partial(fronts.people, cfg.shop_front)
+    return CounterRetail(CounterRetailSettings(staff=check, badges=sightings, group_window_s=cfg.group_window_s,
+                                               passers_by=passers_by, max_gap_s=cfg.unplug_timeout_s))
 
 
 async def run_device(cfg: SerialCounterConfig, ctx: DeviceContext) -> None:
@@ -65,11 +86,12 @@ async def run_device(cfg: SerialCounterConfig, ctx: DeviceContext) -> None:
     driver = SerialCounterDriver(cfg.id, port=cfg.port, protocol=cfg.protocol, baudrate=cfg.baudrate,
                                  read_timeout_s=cfg.read_timeout_s, unplug_timeout_s=cfg.unplug_timeout_s,
                                  counter_bits=counter_bits, stats=ctx.stats)
-    occupancy = None
-    if cfg.counts_store_occupancy:
-        occupancy = StoreOccupancy(OccupancySettings(
-            reset_at=parse_hhmm(cfg.occupancy_reset_at) if cfg.occupancy_reset_at else None, limit=cfg.occupancy_limit))
-    counter = FootfallCounter(cfg.door or cfg.id, cfg.interval_s, counter_bits, load_baseline(ctx), occupancy)
+    retail = counter_retail(cfg)
+    # the store's count, shared with every door naming the same occupancy (None when this door keeps none);
+    # joined last before the try, so nothing can fail between the join and the finally that leaves it
+    occupancy = join_store_occupancy(cfg, ctx)
+    counter = FootfallCounter(cfg.door or cfg.id, cfg.interval_s, counter_bits, load_baseline(ctx), occupancy,
+                              retail=retail)
     # when the last reading came; at first the start (people counted while the daemon was down came before it)
     previous = [ctx.clock()]
 
@@ -81,6 +103,9 @@ async def run_device(cfg: SerialCounterConfig, ctx: DeviceContext) -> None:
         report_reading(ctx, counter.line, previous[0], reading.time, counter.people_in - before[0],
                        counter.people_out - before[1])
         previous[0] = reading.time
+        counted = retail.take_reading()
+        if counted is not None:  # a door may count this counter's people as its passers-by
+            SHOP_FRONTS.post(cfg.id, *counted, max_gap_s=cfg.unplug_timeout_s)
         ctx.emit_all(events)
         ctx.stats.extra.update(resets=counter.resets, wraps=counter.wraps, out_of_range=counter.out_of_range)
 
@@ -96,4 +121,8 @@ async def run_device(cfg: SerialCounterConfig, ctx: DeviceContext) -> None:
         ctx.emit_all(counter.flush(now))
         save_baseline(ctx, counter.baseline)
 
-    await run_stream(driver, ctx, on_reading, tick=tick, flush=flush, tick_s=TICK_S)
+    try:
+        await run_stream(driver, ctx, on_reading, tick=tick, flush=flush, tick_s=TICK_S)
+    finally:
+        if occupancy is not None:
+            occupancy.close(ctx.clock())  # saved; the count stays the store's, this door leaves it

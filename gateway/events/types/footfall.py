@@ -26,17 +26,23 @@ class FootfallData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omi
     # no default: omit_defaults would otherwise drop it from serial counters' payloads
     source: Annotated[str, msgspec.Meta(description="serial_counter or camera")]
     groups_in: Annotated[OptionalCount, msgspec.Meta(
-        description="buying units in: customers who crossed inwards together count as one group")] = None
+        description="buying units in: customers who crossed inwards together count as one group (a serial "
+                    "counter: by time only, gaps of at most group_window_s)")] = None
     groups_out: Annotated[OptionalCount, msgspec.Meta(description="groups of customers who went out together")] = None
     passers_by: Annotated[OptionalCount, msgspec.Meta(
         description="people passing the shop front (crossings of the outside line, either way, or tracks "
-                    "through the outside zone), staff and children left out")] = None
+                    "through the outside zone), staff and children left out; a serial counter: the customers, "
+                    "both ways, its shop_front counter counted in the same interval, absent when that counter "
+                    "did not report over all of it")] = None
     u_turns: Annotated[OptionalCount, msgspec.Meta(
-        description="people who came up to the door from outside and turned back without crossing")] = None
+        description="people who came up to the door from outside and turned back without crossing (cameras "
+                    "only: a serial counter's beam cannot see one)")] = None
     capture_rate: Annotated[Annotated[float, msgspec.Meta(ge=0)] | None, msgspec.Meta(
         description="`in` (customers, after staff and child exclusion) / passers_by of this interval; "
-                          "absent (null) when passers_by is 0 or no outside line is configured")] = None
-    staff_in: Annotated[OptionalCount, msgspec.Meta(description="crossings inwards classified as staff")] = None
+                          "absent (null) when passers_by is 0 or absent, or no outside line or shop_front is "
+                          "configured")] = None
+    staff_in: Annotated[OptionalCount, msgspec.Meta(description="crossings inwards classified as staff (a serial "
+                                                                "counter: by staff badge only)")] = None
     staff_out: Annotated[OptionalCount, msgspec.Meta(description="crossings outwards classified as staff")] = None
     child_in: Annotated[OptionalCount, msgspec.Meta(description="crossings inwards classified as children")] = None
     child_out: Annotated[OptionalCount, msgspec.Meta(description="crossings outwards classified as children")] = None
@@ -45,14 +51,23 @@ class FootfallData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omi
 class OccupancyData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
     """How many people are in a zone (or, with scope "store", the store from in - out) right now.
 
-    A store-scope event is published every interval and, with a limit, at once when the count
-    goes over the limit (``alert: "over"``) and when it falls back to the limit (``alert: "under"``).
+    A store-scope count is one per ``occupancy_name``, summed over every door (serial counter or
+    camera line) that names it: in by one door and out by another is right. Its periodic event is
+    published once per interval by one of those devices (the subject): the first in sorted id order
+    of those running and making intervals; the others publish none. With a limit, an event is
+    published at once when the count goes over the limit (``alert: "over"``) and when it falls back
+    to the limit (``alert: "under"``), once, by the device whose crossing (or reset) caused it. The
+    count survives a restart of the gateway within the same business day (no ``occupancy_reset_at``
+    in between, saved at most 12 h before).
     """
 
-    zone: Annotated[str, msgspec.Meta(description="camera zone name, or the store-occupancy name")]
+    zone: Annotated[str, msgspec.Meta(description="camera zone name, or the store occupancy's occupancy_name")]
     count: NonNegInt
     scope: Annotated[Literal["zone", "store"], msgspec.Meta(
-        description="zone: people seen in a camera zone; store: in - out since the last reset, never negative",
+        description="zone: people seen in a camera zone; store: in - out over every door counting this "
+                    "occupancy_name since the last reset, never negative; its periodic event comes from one "
+                    "device only (the first id, in sorted order, of those counting it and running), an alert "
+                    "from the device whose crossing caused it",
     )] = "zone"
     limit: Annotated[OptionalCount, msgspec.Meta(description="the configured occupancy_limit, if any")] = None
     alert: Annotated[Literal["over", "under"] | None, msgspec.Meta(

@@ -8,9 +8,10 @@ counts a crossing (before ``forget``), and ``forget`` when the track ends.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from gateway.vision.tracker import Track
+if TYPE_CHECKING:  # the tracker needs numpy: badges and their claims serve serial counters on the base install
+    from gateway.vision.tracker import Track
 
 
 class CrossingRule(Protocol):

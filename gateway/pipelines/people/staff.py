@@ -18,7 +18,8 @@ one direction re-arms the other (in, then out). The limitation: a staff member s
 day is one claim per direction until re-armed, and the customers crossing near them count as customers,
 not staff; a scanner placed or a ``rssi_min`` set so that only the doorway itself hears the badge keeps
 the claims for the crossings that are the badge's. The direction comes from the pipeline or, when it
-does not say, from the side of the line the track's feet are on (past the line at a crossing).
+does not say, from the side of the line the track's feet are on (past the line at a crossing). The claims
+themselves are ``badge_claims.py``, shared with serial counters.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway.pipelines.people.badges import BadgeKey, BadgeSightings
+from gateway.pipelines.people.badge_claims import BadgeCheck, BadgeClaims
+from gateway.pipelines.people.badges import BadgeSightings
 from gateway.vision.geometry import CountingLine, bottom_centre
 from gateway.vision.tracker import Track, appearance_distance
 
@@ -69,8 +71,8 @@ class StaffRule:
         self.max_tracks = max_tracks
         self.set_uniforms(uniforms)
         self._recent: dict[int, deque[np.ndarray]] = {}
-        # (line, direction) -> badge -> (claim time, track id): RAM only, never published
-        self._claims: dict[tuple[str, str], dict[BadgeKey, tuple[float, int]]] = {}
+        # which crossing each badge claimed, per line and direction (shared with serial counters)
+        self.claims = BadgeClaims()
 
     def set_uniforms(self, uniforms: Sequence[np.ndarray]) -> None:
         """The sampled uniforms (again: the staff file changed); one attribute swap, safe while frames run."""
@@ -124,24 +126,10 @@ class StaffRule:
     def _badge_claims(self, track: Track, line: str, now: float, direction: str | None,
                       policy: LineStaffPolicy) -> bool:
         """Does an armed badge near the door claim this crossing? At most one crossing per badge and direction."""
-        assert policy.badges is not None
+        assert policy.badges is not None and policy.badge_uuid
         direction = direction or self._direction(track, policy)
-        claims = self._claims.setdefault((line, direction), {})
-        if any(track_id == track.id for _, track_id in claims.values()):
-            return True  # asked again about the same crossing (the pipeline may ask more than once)
-        near = policy.badges.near(now, policy.badge_window_s, policy.badge_rssi_min, policy.badge_uuid)
-        armed = [key for key in near if key not in claims
-                 or policy.badges.absent_since(key, claims[key][0], now, policy.badge_window_s, policy.badge_rssi_min)]
-        if not armed:
-            return False
-        key = min(armed, key=lambda k: near[k])  # the badge heard nearest the crossing
-        claims[key] = (now, track.id)
-        if direction in ("in", "out"):
-            # went in, so may come out: the other direction's claim of this badge is spent
-            self._claims.get((line, "out" if direction == "in" else "in"), {}).pop(key, None)
-        if len(claims) > 4 * policy.badges.max_badges:
-            claims.pop(next(iter(claims)))  # bounded whatever the scanner hears
-        return True
+        check = BadgeCheck(policy.badge_uuid, policy.badge_rssi_min, policy.badge_window_s)
+        return self.claims.claim(policy.badges, check, line, direction, track.id, now)
 
     def forget(self, track_id: int) -> None:
         """The track ended: its signatures go."""

@@ -329,7 +329,7 @@ def test_demo_runs_what_it_can_and_says_what_to_install_for_the_rest(base_venv: 
     assert done.returncode == 0, output
     assert "not in this demo: RFID reader (install storegw[rfid]), BLE beacons (install storegw[ble])" \
         in [line.strip() for line in done.stdout.splitlines()], output
-    assert "mosquitto started" in done.stdout and "2 simulated devices" in done.stdout
+    assert "mosquitto started" in done.stdout and "3 simulated devices" in done.stdout  # 2 doors and a shop front
     assert "footfall" in done.stdout and "events committed" in done.stdout
     assert "ModuleNotFoundError" not in output and "Traceback" not in output, output
     assert "No module named" not in output and "ERROR" not in output, output
