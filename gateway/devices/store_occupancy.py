@@ -9,35 +9,39 @@ other. Every device with store occupancy (serial counters, cameras) ``join``s ``
   an executor thread, a serial counter on the loop). A limit alert is returned to the member whose
   crossing (or daily reset, or empty zone) made it, so it is published once, by that device.
 - Publishing: the periodic store-scope ``occupancy`` event is published by one member per name, the
-  first in sorted id order of the members that are making intervals (joined or produced one within two
-  of their intervals): a counter that has read nothing since it started does not silence the others.
-  The others return no periodic event; two publications less than a second apart (the same interval's
-  end, at a hand-over) are one.
+  first in sorted id order of the members that produced an interval within two of their intervals; only
+  when none has, the first of those that joined within two intervals (start, reload). A counter that has
+  read nothing since it started makes no interval, so it never silences the others. The others return no
+  periodic event; an interval end is published once, and only when later than the last one published
+  (at a hand-over the same end comes from two members, less than a second apart).
 - Settings: the daily reset time and the limit are the group's, from whichever member sets them
   (``config check`` refuses two that differ); each camera's empty zone is its own watch, and any of
   them resets the common count.
-- Restart: the count is saved atomically to ``{data_dir}/state/occupancy-<name>.json`` (0640) with
-  each periodic event and when a member stops, and restored on start while ``same_business_day``.
+- Restart: the count is saved (``occupancy_state.py``) with each periodic event and when a member stops,
+  with the cumulative reading of every serial-counter door it includes, and restored on start while
+  ``same_business_day`` (its next daily reset found from the save time). After a crash, a door's first
+  occupancy delta is taken against its saved reading, not its footfall baseline: counted once.
+- Saving: a snapshot is taken under the lock with a sequence number and written in order (an older one
+  is never written after a newer); from the event loop's thread the write goes to an executor.
 - Reload: ``configure`` takes the new config's groups; a stopped device's membership goes
   (``close``); the count stays in RAM for the devices that come back, since it is the store's.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import asyncio
 import logging
-import math
 import os
-import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.devices.context import DeviceContext
+from gateway.devices.occupancy_state import SavedOccupancy, load_state, save_state, state_path
 from gateway.pipelines import Event
 from gateway.pipelines.occupancy import (
+    DoorReading,
     EmptyZoneWatch,
     OccupancySettings,
     StoreOccupancy,
@@ -46,47 +50,11 @@ from gateway.pipelines.occupancy import (
 )
 
 log = logging.getLogger("storegw.occupancy")
-STATE_FILE_MODE = 0o640
 SAME_MOMENT_S = 1.0
 """Periodic events closer than this are one interval's end (intervals are at least 1 s): published once."""
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
-
-
-def state_path(data_dir: str, name: str) -> str:
-    """Where the count of ``name`` is kept; a name that is no safe file name is spelt safe, with a hash."""
-    if _SAFE_NAME.match(name):
-        safe = name
-    else:  # a slash or dots must not leave the folder; the hash keeps "a/b" and "a_b" apart
-        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
-        safe = f"{re.sub(r'[^A-Za-z0-9_-]', '_', name)[:48]}-{digest}"
-    return os.path.join(data_dir, "state", f"occupancy-{safe}.json")
-
-
-def load_state(path: str) -> tuple[int, float]:
-    """The saved (count, saved_at); OSError when unreadable, ValueError when not a saved count."""
-    with open(path, encoding="utf-8") as handle:
-        raw = json.load(handle)
-    if not isinstance(raw, dict):
-        raise ValueError("not a JSON object")
-    count, saved_at = raw.get("count"), raw.get("saved_at")
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise ValueError(f"count {count!r} is not a number of people")
-    if isinstance(saved_at, bool) or not isinstance(saved_at, int | float) or not math.isfinite(saved_at):
-        raise ValueError(f"saved_at {saved_at!r} is not a time")
-    return count, float(saved_at)
-
-
-def save_state(path: str, name: str, count: int, saved_at: float) -> None:
-    """Replace the saved count atomically (write, fsync, rename), mode 0640, in a 0750 folder."""
-    os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, STATE_FILE_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"name": name, "count": count, "saved_at": saved_at}, handle)
-        handle.flush()
-        os.fsync(handle.fileno())  # a power cut right after must find the old file or the new, whole
-    os.chmod(tmp, STATE_FILE_MODE)  # the umask may have taken bits off
-    os.replace(tmp, path)
+CLOCK_BACK_S = 2 * 3600.0 + SAME_MOMENT_S
+"""An interval end this far before the last one published means the clock was set back (two of the
+longest intervals): publishing starts again from it rather than waiting for the old time to come back."""
 
 
 def merged_settings(name: str, group: Iterable[OccupancySettings]) -> OccupancySettings:
@@ -102,26 +70,40 @@ def merged_settings(name: str, group: Iterable[OccupancySettings]) -> OccupancyS
 
 @dataclass
 class _Membership:
-    """One device in a shared occupancy: what it set, and whether it is making intervals."""
+    """One device in a shared occupancy: what it set, and whether it makes intervals."""
 
     settings: OccupancySettings
     interval_s: float
     joined_at: float
     last_periodic: float | None = None
 
-    def making_intervals(self, now: float) -> bool:
-        """Joined or produced an interval within the last two of its intervals."""
-        latest = max(self.joined_at, self.last_periodic if self.last_periodic is not None else self.joined_at)
-        return now - latest <= 2 * self.interval_s + SAME_MOMENT_S
+    def producing(self, now: float) -> bool:
+        """Produced an interval within the last two of its intervals."""
+        return self.last_periodic is not None and now - self.last_periodic <= 2 * self.interval_s + SAME_MOMENT_S
+
+    def just_joined(self, now: float) -> bool:
+        """Joined within the last two of its intervals and produced none yet."""
+        return self.last_periodic is None and now - self.joined_at <= 2 * self.interval_s + SAME_MOMENT_S
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What one save writes, numbered in the order it was taken under the lock."""
+
+    seq: int
+    saved: SavedOccupancy
 
 
 class SharedOccupancy:
     """The one count of an occupancy name: thread-safe, saved, restored."""
 
     def __init__(self, name: str, path: str, settings: OccupancySettings, now: float) -> None:
+        """A count of 0 made at ``now``, or the saved one if it is of the same business day."""
         self.name = name
         self.path = path
-        self.store = StoreOccupancy(settings)
+        self.store = StoreOccupancy(settings, now)
+        self.readings: dict[str, DoorReading] = {}
+        """Each serial-counter door's cumulative reading the count includes (saved with it)."""
         self.members: dict[str, OccupancyMember] = {}
         self._memberships: dict[str, _Membership] = {}
         self.restored = False
@@ -132,22 +114,28 @@ class SharedOccupancy:
         self._lock = threading.Lock()
         self._save_lock = threading.Lock()
         self._save_failed = False
+        self._taken = 0
+        """Sequence number of the latest snapshot taken (under ``_lock``)."""
+        self._written = 0
+        """Sequence number of the latest snapshot written (under ``_save_lock``)."""
         self._restore(now)
 
     def _restore(self, now: float) -> None:
         """Take the saved count if it is of the same business day; a corrupt file is said once and ignored."""
         try:
-            count, saved_at = load_state(self.path)
+            saved = load_state(self.path)
         except FileNotFoundError:
             return
         except (OSError, ValueError) as exc:
             log.warning("store occupancy %r: ignoring unreadable %s (%s); counting from 0", self.name, self.path, exc)
             return
         settings = self.store.settings
-        if same_business_day(saved_at, now, settings.reset_at, settings.tz):
-            self.store.restore(count)
+        if same_business_day(saved.saved_at, now, settings.reset_at, settings.tz):
+            self.store.restore(saved.count, saved.saved_at)  # a reset between the save and the first step applies
+            self.readings = dict(saved.doors)  # only a count that is kept includes them
             self.restored = True
-            log.info("store occupancy %r: %d people restored (saved %.0f s ago)", self.name, count, now - saved_at)
+            log.info("store occupancy %r: %d people restored (saved %.0f s ago)", self.name, saved.count,
+                     now - saved.saved_at)
         else:
             log.info("store occupancy %r: the saved count is of an earlier business day; counting from 0", self.name)
 
@@ -157,8 +145,10 @@ class SharedOccupancy:
         with self._lock:
             if not self.members and self.idle_since is not None:
                 if not same_business_day(self.idle_since, now, settings.reset_at, settings.tz):
-                    self.store.restore(0)
+                    self.store.restore(0, now)
+                    self.readings.clear()  # a new day's count includes no door's old reading
                 self.idle_since = None
+            member.saved_reading = self.readings.get(member.device_id)
             self.members[member.device_id] = member  # a device that joins again replaces its old handle
             self._memberships[member.device_id] = _Membership(member.settings, interval_s, now)
             self.store.configure(settings)
@@ -195,6 +185,14 @@ class SharedOccupancy:
         with self._lock:
             return self.store.leave(n, now)
 
+    def counted(self, device_id: str, people_in: int, people_out: int, now: float,
+                reading: DoorReading) -> list[Event]:
+        """A door counter's reading: its people and the reading now included, together (a save sees both or none)."""
+        with self._lock:
+            events = self.store.counted(people_in, people_out, now, reading)
+            self.readings[device_id] = reading
+            return events
+
     def step(self, now: float) -> list[Event]:
         """The daily reset: made by the first member to step past the moment, its alert returned to it."""
         with self._lock:
@@ -212,14 +210,23 @@ class SharedOccupancy:
             return self.store.count
 
     def publisher(self, now: float) -> str | None:
-        """The member that publishes the periodic event at ``now``: the first id of those making intervals."""
+        """The member that publishes the periodic event at ``now``: the first id of those producing intervals,
+        or of those just joined when none is."""
         with self._lock:
             return self._publisher(now)
 
     def _publisher(self, now: float) -> str | None:
         """``publisher`` with the lock held."""
-        making = [device_id for device_id, membership in self._memberships.items() if membership.making_intervals(now)]
-        return min(making) if making else None
+        for wanted in (_Membership.producing, _Membership.just_joined):
+            ids = [device_id for device_id, membership in self._memberships.items() if wanted(membership, now)]
+            if ids:
+                return min(ids)
+        return None
+
+    def _published(self, now: float) -> bool:
+        """Was the interval end ``now`` (or a later one) published already? The clock set back starts afresh."""
+        last = self.published_at
+        return last is not None and last - CLOCK_BACK_S < now < last + SAME_MOMENT_S
 
     def periodic(self, device_id: str, now: float) -> list[Event]:
         """The periodic event if ``device_id`` publishes it now (and then the count is saved); else nothing."""
@@ -230,26 +237,49 @@ class SharedOccupancy:
             membership.last_periodic = now
             if self._publisher(now) != device_id:
                 return []
-            if self.published_at is not None and abs(now - self.published_at) < SAME_MOMENT_S:
-                return []  # the same interval's end, already published by the member before the hand-over
+            if self._published(now):
+                return []  # this end (or a later one) came already from the member before the hand-over
             self.published_at = now
-            event, count = self.store.event(now), self.store.count
-        self.save(now, count)
+            event, snapshot = self.store.event(now), self._snapshot(now)
+        self._write_soon(snapshot)
         return [event]
 
-    def save(self, now: float, count: int | None = None) -> None:
-        """Keep the count on disk; a failure is said once (until a save works again) and never stops counting."""
-        with self._save_lock:  # two members saving at once: the later snapshot is written last
-            if count is None:
-                count = self.count
+    def save(self, now: float) -> None:
+        """Keep the count on disk now (a member stops: the process may end right after)."""
+        with self._lock:
+            snapshot = self._snapshot(now)
+        self._write(snapshot)
+
+    def _snapshot(self, now: float) -> _Snapshot:
+        """The count and the readings it includes, numbered; call with the lock held."""
+        self._taken += 1
+        return _Snapshot(self._taken, SavedOccupancy(self.store.count, now, dict(self.readings)))
+
+    def _write_soon(self, snapshot: _Snapshot) -> None:
+        """Write ``snapshot`` off the event loop when called on it (a serial counter's tick), else here (a camera's
+        engine thread); the order of writes is kept by ``_write`` either way."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._write(snapshot)
+            return
+        loop.run_in_executor(None, self._write, snapshot)
+
+    def _write(self, snapshot: _Snapshot) -> None:
+        """Write ``snapshot`` unless a newer one was; a failure is said once (until a save works) and never stops
+        counting."""
+        with self._save_lock:
+            if snapshot.seq <= self._written:
+                return  # a newer count is on disk already (a stop-time save overtook this one)
             try:
-                save_state(self.path, self.name, count, now)
+                save_state(self.path, self.name, snapshot.saved)
             except OSError as exc:
                 if not self._save_failed:
                     log.warning("store occupancy %r: cannot save to %s (%s); a restart now starts at 0",
                                 self.name, self.path, exc)
                 self._save_failed = True
                 return
+            self._written = snapshot.seq
             self._save_failed = False
 
 
@@ -258,6 +288,7 @@ class OccupancyMember:
 
     def __init__(self, shared: SharedOccupancy, device_id: str, settings: OccupancySettings,
                  registry: OccupancyRegistry) -> None:
+        """``device_id``'s handle on ``shared``, with the device's own ``settings``; not joined until ``add``."""
         self.shared = shared
         self.registry = registry
         self.device_id = device_id
@@ -265,6 +296,8 @@ class OccupancyMember:
         """The device's own settings: its empty zone and empty_reset_s are watched here, for this device."""
         self._empty = EmptyZoneWatch()
         self.closed = False
+        self.saved_reading: DoorReading | None = None
+        """This door counter's reading the count already includes (set on joining; None for a camera)."""
 
     @property
     def count(self) -> int:
@@ -278,6 +311,10 @@ class OccupancyMember:
     def leave(self, n: int, now: float) -> list[Event]:
         """``n`` people went out by this device's door(s)."""
         return self.shared.leave(n, now)
+
+    def counted(self, people_in: int, people_out: int, now: float, reading: DoorReading) -> list[Event]:
+        """This door counter's reading: its people, and the reading the count now includes (saved with it)."""
+        return self.shared.counted(self.device_id, people_in, people_out, now, reading)
 
     def step(self, now: float, zone_empty: bool | None = None) -> list[Event]:
         """The daily reset, and this camera's empty-zone correction of the common count."""
@@ -303,6 +340,7 @@ class OccupancyRegistry:
     """The shared occupancies of this process, by data_dir and name, and the groups the config declares."""
 
     def __init__(self) -> None:
+        """No occupancy yet: each is made when its first device joins."""
         self._lock = threading.Lock()
         self._shared: dict[tuple[str, str], SharedOccupancy] = {}
         self._declared: dict[str, list[OccupancySettings]] = {}

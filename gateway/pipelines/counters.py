@@ -9,6 +9,10 @@ otherwise it is a reset, and the new count is what happened since the reset. A c
 With an ``Occupancy`` (``pipelines/occupancy.py``) the deltas also keep the store's
 occupancy: in - out, never negative, reset daily, alerts over a limit; in the daemon it is the
 door's share of the count every door of the store adds to (``gateway/devices/store_occupancy.py``).
+The footfall baseline is saved only when an interval closes (a crash recounts the open interval in
+footfall), the occupancy count with its own publications: after a restart the first occupancy delta is
+taken against the reading the restored count includes (``Occupancy.saved_reading``), so a door's people
+are never counted twice in it, whichever of the two saves was the later.
 
 With a ``CounterRetail`` (``pipelines/counter_retail.py``) each reading's people are split into staff
 and customers (``in``/``out`` are customers; occupancy still counts everyone), customers are grouped by
@@ -24,7 +28,7 @@ from gateway.events.envelope import rfc3339
 from gateway.events.types.footfall import FootfallData
 from gateway.pipelines import Event
 from gateway.pipelines.counter_retail import CounterRetail
-from gateway.pipelines.occupancy import Occupancy
+from gateway.pipelines.occupancy import DoorReading, Occupancy
 
 
 def in_range(count: int, bits: int) -> bool:
@@ -81,6 +85,8 @@ class FootfallCounter:
         self.wraps = 0
         self.out_of_range = 0
         """Readings skipped because a count was outside the counter's range (garbage, not people)."""
+        self._occupancy_from = occupancy.saved_reading if occupancy is not None else None
+        """The reading the restored occupancy count includes: its first delta is taken from it (then footfall's)."""
 
     def _boundary(self, t: float) -> float:
         """Start of the aligned interval that contains ``t``."""
@@ -94,6 +100,7 @@ class FootfallCounter:
             return events
         if self.start is None:
             self.start = now
+        occupancy_delta = self._occupancy_delta(sensor_id, count_in, count_out)
         base = self.baseline
         if (base is None or base.sensor_id != sensor_id or not in_range(base.count_in, self.counter_bits)
                 or not in_range(base.count_out, self.counter_bits)):
@@ -101,7 +108,7 @@ class FootfallCounter:
             self.baseline = Baseline(sensor_id, count_in, count_out)
             if self.retail is not None:
                 self.retail.restart(now)
-            return events
+            return events + self._count_occupancy(occupancy_delta or (0, 0), sensor_id, count_in, count_out, now)
         delta_in, how_in = counter_delta(base.count_in, count_in, self.counter_bits)
         delta_out, how_out = counter_delta(base.count_out, count_out, self.counter_bits)
         self.resets += "reset" in (how_in, how_out)
@@ -112,17 +119,30 @@ class FootfallCounter:
         self.people_in += customers_in
         self.people_out += customers_out
         base.count_in, base.count_out = count_in, count_out
-        if self.occupancy is not None:
-            # ins first: a reading's order inside its period is unknown, and outs must not hit 0 early
-            events += self.occupancy.enter(delta_in, now) + self.occupancy.leave(delta_out, now)
-        return events
+        return events + self._count_occupancy(occupancy_delta or (delta_in, delta_out), sensor_id, count_in,
+                                              count_out, now)
+
+    def _occupancy_delta(self, sensor_id: str, count_in: int, count_out: int) -> tuple[int, int] | None:
+        """The first reading's people against the reading the restored count includes; None: footfall's delta."""
+        saved, self._occupancy_from = self._occupancy_from, None
+        if saved is None or saved.sensor_id != sensor_id or not (
+                in_range(saved.count_in, self.counter_bits) and in_range(saved.count_out, self.counter_bits)):
+            return None
+        return (counter_delta(saved.count_in, count_in, self.counter_bits)[0],
+                counter_delta(saved.count_out, count_out, self.counter_bits)[0])
+
+    def _count_occupancy(self, delta: tuple[int, int], sensor_id: str, count_in: int, count_out: int,
+                         now: float) -> list[Event]:
+        """Add a reading's people to the store count, which then includes this reading (saved with it)."""
+        if self.occupancy is None:
+            return []
+        # ins first (in ``counted``): a reading's order inside its period is unknown, and outs must not hit 0 early
+        return self.occupancy.counted(*delta, now, DoorReading(sensor_id, count_in, count_out))
 
     def tick(self, now: float) -> list[Event]:
-        """Events for every interval that has ended by ``now``."""
+        """Events for every interval that has ended by ``now``; the daily reset even before the first reading."""
         events: list[Event] = []
-        if self.start is None:
-            return events
-        while True:
+        while self.start is not None:
             end = self._boundary(self.start) + self.interval_s
             if now < end:
                 break

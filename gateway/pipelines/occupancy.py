@@ -11,8 +11,10 @@ with ``alert: "over"`` is made when the count goes above the limit and one with 
 "under"`` when it falls back to it or below, once each per crossing of the limit.
 
 Several doors share one count through ``gateway/devices/store_occupancy.py`` (the thread-safe, saved
-part); what stays here is pure: the count, ``EmptyZoneWatch`` (one per camera with an empty zone) and
-``same_business_day``, the rule that decides whether a count saved before a restart is still true.
+part); what stays here is pure: the count, ``EmptyZoneWatch`` (one per camera with an empty zone),
+``DoorReading`` (what of a door counter's cumulative reading a count includes) and ``same_business_day``,
+the rule that decides whether a count saved before a restart is still true. A restored count's next daily
+reset is found from its save time by the same ``next_reset``, so the two always agree.
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ def next_local(now: float, at: dt.time, tz: dt.tzinfo | None) -> float:
     return candidate.timestamp()
 
 
+def next_reset(after: float, reset_at: dt.time | None, tz: dt.tzinfo | None) -> float | None:
+    """The first daily reset moment strictly after ``after``; None without a reset time."""
+    return None if reset_at is None else next_local(after, reset_at, tz)
+
+
 def same_business_day(saved_at: float, now: float, reset_at: dt.time | None, tz: dt.tzinfo | None) -> bool:
     """May a count saved at ``saved_at`` be restored at ``now``?
 
@@ -62,7 +69,17 @@ def same_business_day(saved_at: float, now: float, reset_at: dt.time | None, tz:
     """
     if not -CLOCK_SLACK_S <= now - saved_at <= RESTORE_MAX_AGE_S:
         return False
-    return reset_at is None or next_local(saved_at, reset_at, tz) > now
+    upcoming = next_reset(saved_at, reset_at, tz)  # the moment StoreOccupancy.restore resets at: the same rule
+    return upcoming is None or upcoming > now
+
+
+@dataclass(frozen=True)
+class DoorReading:
+    """A door counter's cumulative reading that a store count includes: its people up to it are counted."""
+
+    sensor_id: str
+    count_in: int
+    count_out: int
 
 
 @dataclass
@@ -99,11 +116,19 @@ class Occupancy(Protocol):
     def periodic(self, now: float) -> list[Event]:
         """The store-scope event of an interval's end, if this counter publishes it."""
 
+    @property
+    def saved_reading(self) -> DoorReading | None:
+        """This door counter's reading the restored count already includes (None: count from the footfall delta)."""
+
+    def counted(self, people_in: int, people_out: int, now: float, reading: DoorReading) -> list[Event]:
+        """A door counter's reading: ``people_in`` in, then ``people_out`` out; the count now includes ``reading``."""
+
 
 class EmptyZoneWatch:
     """Tells when a camera's empty zone has held nobody for a while: once per empty spell."""
 
     def __init__(self) -> None:
+        """No empty spell seen yet."""
         self._since: float | None = None
         self._done = False
 
@@ -124,7 +149,8 @@ class EmptyZoneWatch:
 class StoreOccupancy:
     """The count of people in the store from in - out."""
 
-    def __init__(self, settings: OccupancySettings) -> None:
+    def __init__(self, settings: OccupancySettings, now: float | None = None) -> None:
+        """A count of 0 made at ``now``; its next daily reset is known from then, before any ``step``."""
         self.settings = settings
         self.count = 0
         self.floored = 0
@@ -132,8 +158,19 @@ class StoreOccupancy:
         self.daily_resets = 0
         self.drift_resets = 0
         self.over = False
-        self._next_reset: float | None = None
+        self._known: float | None = now
+        """The latest moment this count knows of: a changed reset time is found from it."""
+        self._next_reset = None if now is None else next_reset(now, settings.reset_at, settings.tz)
         self._empty = EmptyZoneWatch()
+
+    @property
+    def saved_reading(self) -> DoorReading | None:
+        """A count of its own is never restored: no reading of a door is in it yet."""
+        return None
+
+    def counted(self, people_in: int, people_out: int, now: float, reading: DoorReading) -> list[Event]:
+        """A door counter's reading: ins first (the order inside a reading is unknown; outs must not hit 0 early)."""
+        return self.enter(people_in, now) + self.leave(people_out, now)
 
     def enter(self, n: int, now: float) -> list[Event]:
         """``n`` people came in."""
@@ -153,6 +190,7 @@ class StoreOccupancy:
         """The daily reset, and the empty-zone correction when ``zone_empty`` is known."""
         events: list[Event] = []
         at = self.settings.reset_at
+        self._known = now if self._known is None else max(self._known, now)
         if at is not None:
             if self._next_reset is None:
                 self._next_reset = next_local(now, at, self.settings.tz)
@@ -175,15 +213,22 @@ class StoreOccupancy:
         self.drift_resets += 1
         return self._alert(now)
 
-    def restore(self, count: int) -> None:
-        """Take a count kept across a restart; its limit alert was made before, so none is made again."""
+    def restore(self, count: int, saved_at: float) -> None:
+        """Take a count as of ``saved_at`` (kept across a restart, or a new day's 0); its limit alert was made before.
+
+        The next daily reset is the first after ``saved_at``: one that falls before the first ``step`` (a counter
+        steps only once it reads) still empties the store.
+        """
         self.count = count
         self.over = self.settings.limit is not None and count > self.settings.limit
+        self._known = saved_at
+        self._next_reset = next_reset(saved_at, self.settings.reset_at, self.settings.tz)
 
     def configure(self, settings: OccupancySettings) -> None:
         """New name, reset time or limit (a reload); the count stays, the next reset is found again."""
         if (settings.reset_at, settings.tz) != (self.settings.reset_at, self.settings.tz):
-            self._next_reset = None
+            known = self._known
+            self._next_reset = None if known is None else next_reset(known, settings.reset_at, settings.tz)
         self.settings = replace(settings)
 
     def event(self, now: float) -> Event:

@@ -6,12 +6,11 @@ from typing import Annotated
 
 import msgspec
 
-from gateway.devices.base_config import DeviceConfig
 from gateway.devices.camera.staff_config import ChildrenConfig, StaffConfig
+from gateway.devices.occupancy_config import StoreOccupancyOptions
 
 Coord = Annotated[float, msgspec.Meta(ge=0, le=100_000)]
 Polygon = Annotated[list[Annotated[list[Coord], msgspec.Meta(min_length=2, max_length=2)]], msgspec.Meta(min_length=3)]
-HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="local time, HH:MM")]
 BoxHeights = Annotated[float, msgspec.Meta(gt=0, le=10, description="in box heights (perspective-robust)")]
 GroupWindow = Annotated[float, msgspec.Meta(ge=0, le=30, description="seconds; 0: groups off")]
 
@@ -72,7 +71,7 @@ class DemographicsConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     min_confidence: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.6
 
 
-class CameraConfig(DeviceConfig, tag="camera"):
+class CameraConfig(StoreOccupancyOptions, tag="camera"):
     """A camera: USB index, RTSP/HTTP URL or a video file."""
 
     source: Annotated[str, msgspec.Meta(min_length=1, description="0 (USB), rtsp://..., or a file path")]
@@ -91,20 +90,9 @@ class CameraConfig(DeviceConfig, tag="camera"):
         description="customers crossing a line the same way within this many seconds (and group_distance) are one "
                     "group: groups_in/groups_out; 0: off")] = 0.0
     group_distance: BoxHeights = 1.5
-    store_occupancy: Annotated[bool, msgspec.Meta(
-        description="count in - out of all lines into the store occupancy (on when any occupancy_* is set)")] = False
-    occupancy_name: Annotated[str, msgspec.Meta(
-        min_length=1, max_length=64,
-        description="the store occupancy this camera counts into: every device (camera or counter) naming the same "
-                    "one shares one count (in by one door, out by another); their occupancy_reset_at and "
-                    "occupancy_limit must agree, or be set on one only; the store-scope event's zone")] = "store"
-    occupancy_reset_at: Annotated[HHMM | None, msgspec.Meta(
-        description="reset store occupancy to 0 every day at this local time (closing)")] = None
     occupancy_empty_zone: Annotated[str | None, msgspec.Meta(
         description="a zone of this camera: empty for empty_reset_s resets store occupancy to 0")] = None
     empty_reset_s: Annotated[float, msgspec.Meta(ge=10, le=86400)] = 300.0
-    occupancy_limit: Annotated[Annotated[int, msgspec.Meta(ge=1)] | None, msgspec.Meta(
-        description="alert (occupancy event, alert over/under) when store occupancy goes above it")] = None
     children: Annotated[ChildrenConfig, msgspec.Meta(
         description="children (by apparent height) go to child_in/child_out, not in/out")] = \
         msgspec.field(default_factory=ChildrenConfig)
@@ -120,6 +108,5 @@ class CameraConfig(DeviceConfig, tag="camera"):
 
     @property
     def counts_store_occupancy(self) -> bool:
-        """True when store occupancy is on (asked for, or implied by one of its settings)."""
-        return (self.store_occupancy or self.occupancy_reset_at is not None or self.occupancy_limit is not None
-                or self.occupancy_empty_zone is not None or self.occupancy_name != "store")
+        """True when store occupancy is on (asked for, or implied by one of its settings, the empty zone too)."""
+        return super().counts_store_occupancy or self.occupancy_empty_zone is not None

@@ -7,12 +7,10 @@ from typing import Annotated, Literal
 import msgspec
 
 from gateway.devices.badge_config import CounterStaffConfig
-from gateway.devices.base_config import DeviceConfig
-
-HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="local time, HH:MM")]
+from gateway.devices.occupancy_config import StoreOccupancyOptions
 
 
-class SerialCounterConfig(DeviceConfig, tag="serial_counter"):
+class SerialCounterConfig(StoreOccupancyOptions, tag="serial_counter"):
     """A people counter on a serial port (device path, pty or any pyserial URL)."""
 
     port: Annotated[str, msgspec.Meta(description="/dev/ttyUSB0, a pty, socket://host:port, loop://")]
@@ -36,20 +34,3 @@ class SerialCounterConfig(DeviceConfig, tag="serial_counter"):
         description="id of another serial counter across the shop front outside: its people both ways are this "
                     "door's passers_by, and capture_rate = in / passers_by (left out when it did not report "
                     "over the whole interval)")] = ""
-    store_occupancy: Annotated[bool, msgspec.Meta(
-        description="count this door's in - out into the store occupancy (on when any occupancy_* is set)")] = False
-    occupancy_name: Annotated[str, msgspec.Meta(
-        min_length=1, max_length=64,
-        description="the store occupancy this door counts into: every device (counter or camera) naming the same "
-                    "one shares one count (in by one door, out by another); their occupancy_reset_at and "
-                    "occupancy_limit must agree, or be set on one only; the store-scope event's zone")] = "store"
-    occupancy_reset_at: Annotated[HHMM | None, msgspec.Meta(
-        description="reset store occupancy to 0 every day at this local time (closing)")] = None
-    occupancy_limit: Annotated[Annotated[int, msgspec.Meta(ge=1)] | None, msgspec.Meta(
-        description="alert (occupancy event, alert over/under) when store occupancy goes above it")] = None
-
-    @property
-    def counts_store_occupancy(self) -> bool:
-        """True when store occupancy is on (asked for, or implied by one of its settings)."""
-        return (self.store_occupancy or self.occupancy_reset_at is not None or self.occupancy_limit is not None
-                or self.occupancy_name != "store")

@@ -41,10 +41,7 @@ async def setup(stack: contextlib.AsyncExitStack, workdir: Path, options: DemoOp
         # both doors count the one store occupancy (in by one, out by the other); one sets the limit for both
         device.update(store_occupancy=True)
         if door == "main-entrance":
-            # the store's occupancy limit
-            device.update(occupancy_limit=25)
-        if door == "main-entrance":
-            device.update(_retail())
+            device.update(occupancy_limit=25, **_retail())  # the store's limit, and this door's retail figures
         devices.append(device)
     # the pavement outside main-entrance, busier than the door: people either way are passers-by; its own
     # footfall events stay, and it counts no store occupancy (nobody enters the store there)

@@ -53,21 +53,26 @@ class OccupancyData(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, om
 
     A store-scope count is one per ``occupancy_name``, summed over every door (serial counter or
     camera line) that names it: in by one door and out by another is right. Its periodic event is
-    published once per interval by one of those devices (the subject): the first in sorted id order
-    of those running and making intervals; the others publish none. With a limit, an event is
-    published at once when the count goes over the limit (``alert: "over"``) and when it falls back
-    to the limit (``alert: "under"``), once, by the device whose crossing (or reset) caused it. The
-    count survives a restart of the gateway within the same business day (no ``occupancy_reset_at``
-    in between, saved at most 12 h before).
+    published once per interval end by one of those devices (the subject): the first in sorted id
+    order of those that produced an interval within two of their intervals (a device that reads
+    nothing, e.g. an unplugged counter, publishes none), or, before any has, the first of those just
+    started; the others publish none. With a limit, an event is published at once when the count
+    goes over the limit (``alert: "over"``) and when it falls back to the limit (``alert: "under"``),
+    once, by the device whose crossing (or reset) caused it. The count survives a restart of the
+    gateway within the same business day (no ``occupancy_reset_at`` in between, saved at most 12 h
+    before), a crash included: it is saved with every periodic event and each door counter's people
+    are counted once (those since the last save are still counted, from the counter's cumulative
+    reading); a daily reset that falls after the save is made even before a door reads again.
     """
 
     zone: Annotated[str, msgspec.Meta(description="camera zone name, or the store occupancy's occupancy_name")]
     count: NonNegInt
     scope: Annotated[Literal["zone", "store"], msgspec.Meta(
         description="zone: people seen in a camera zone; store: in - out over every door counting this "
-                    "occupancy_name since the last reset, never negative; its periodic event comes from one "
-                    "device only (the first id, in sorted order, of those counting it and running), an alert "
-                    "from the device whose crossing caused it",
+                    "occupancy_name since the last reset, never negative, kept across a restart or crash within "
+                    "the same business day; its periodic event comes from one device only (the first id, in "
+                    "sorted order, of those producing intervals; before any has, of those just started), an "
+                    "alert from the device whose crossing caused it",
     )] = "zone"
     limit: Annotated[OptionalCount, msgspec.Meta(description="the configured occupancy_limit, if any")] = None
     alert: Annotated[Literal["over", "under"] | None, msgspec.Meta(

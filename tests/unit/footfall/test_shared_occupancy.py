@@ -14,7 +14,8 @@ import pytest
 
 from gateway.cli.liveview.figures import RetailFigures
 from gateway.config import ConfigError, parse_config
-from gateway.devices.store_occupancy import OccupancyRegistry, state_path
+from gateway.devices.occupancy_state import state_path
+from gateway.devices.store_occupancy import OccupancyRegistry
 from gateway.pipelines.counters import Baseline, FootfallCounter
 from gateway.pipelines.footfall import FootfallPipeline, FootfallSettings
 from gateway.pipelines.occupancy import RESTORE_MAX_AGE_S, OccupancySettings, parse_hhmm, same_business_day
@@ -60,24 +61,44 @@ def test_one_periodic_event_per_interval_from_the_first_id(tmp_path: Path) -> No
     counter_a = FootfallCounter("main", 60.0, 16, Baseline("a", 0, 0), occupancy=main)
     counter_b.feed("b", 4, 1, t0 + 1)
     counter_a.feed("a", 2, 0, t0 + 2)
-    # the side door's tick comes first at the interval's end: still only main-door (first in sorted order) publishes
+    # the side door's tick comes first at the first interval's end: it is the only one that produced an interval
     side_events, main_events = counter_b.tick(t0 + 60), counter_a.tick(t0 + 60)
-    assert [e.type for e in side_events] == ["footfall"]
-    store = [e.data for e in main_events if e.type == "occupancy"]
+    store = [e.data for e in side_events if e.type == "occupancy"]
     assert [(d.zone, d.count, d.scope) for d in store] == [("store", 5, "store")]
+    assert [e.type for e in main_events] == ["footfall"], "the same interval's end is published once"
+    # from then on both produce intervals: main-door (first in sorted order) publishes, whoever ticks first
+    side_events, main_events = counter_b.tick(t0 + 120), counter_a.tick(t0 + 120)
+    assert [e.type for e in side_events] == ["footfall"]
+    assert [(e.type, e.data.count) for e in main_events if e.type == "occupancy"] == [("occupancy", 5)]
     # main-door stops (a reload removed it): the side door takes over at its next interval
-    main.close(t0 + 70)
-    assert [(e.type, e.data.count) for e in counter_b.tick(t0 + 120) if e.type == "occupancy"] == [("occupancy", 5)]
+    main.close(t0 + 130)
+    assert [(e.type, e.data.count) for e in counter_b.tick(t0 + 180) if e.type == "occupancy"] == [("occupancy", 5)]
 
 
 def test_a_door_that_makes_no_intervals_does_not_silence_the_others(tmp_path: Path) -> None:
     registry = OccupancyRegistry()
     t0 = 1_800_000_000.0
-    registry.join("a-door", settings(), str(tmp_path), t0, interval_s=60.0)  # its counter never answers
+    first = registry.join("a-door", settings(), str(tmp_path), t0, interval_s=60.0)  # its counter never answers
     other = registry.join("b-door", settings(), str(tmp_path), t0, interval_s=60.0)
-    assert other.periodic(t0 + 60) == [], "a-door has just started: it is the one to publish"
-    assert [e.data.count for e in other.periodic(t0 + 180)] == [0], "a-door made no interval in two of its own"
-    assert other.periodic(t0 + 180.5) == [], "the same interval's end is published once"
+    assert first.shared.publisher(t0 + 30) == "a-door", "before any interval, the first of those just joined"
+    assert [e.data.count for e in other.periodic(t0 + 60)] == [0], "a-door has produced no interval: b-door publishes"
+    assert other.periodic(t0 + 60.5) == [], "the same interval's end is published once"
+    assert [e.data.count for e in other.periodic(t0 + 120)] == [0]
+    assert other.periodic(t0 + 60) == [], "an end older than the last published is not published again"
+
+
+def test_a_hand_over_to_a_joining_door_publishes_each_end_once(tmp_path: Path) -> None:
+    registry = OccupancyRegistry()
+    t0 = 1_800_000_000.0
+    side = registry.join("side-door", settings(), str(tmp_path), t0, interval_s=60.0)
+    assert len(side.periodic(t0 + 60)) == 1
+    main = registry.join("main-door", settings(), str(tmp_path), t0 + 70, interval_s=60.0)  # a reload adds it
+    ends = []
+    for end in (t0 + 120, t0 + 180, t0 + 240):
+        # whichever door ticks first at an interval's end, that end is published once, and no end is skipped
+        first, second = (side, main) if end == t0 + 120 else (main, side)
+        ends += [(member.device_id, e.time) for member in (first, second) for e in member.periodic(end)]
+    assert ends == [("side-door", t0 + 120), ("main-door", t0 + 180), ("main-door", t0 + 240)]
 
 
 def test_a_limit_alert_is_made_once_by_the_door_that_crossed_it(tmp_path: Path) -> None:
@@ -172,7 +193,7 @@ def test_the_periodic_event_saves_the_count(tmp_path: Path) -> None:
     door.enter(3, 101.0)
     assert [e.data.count for e in door.periodic(160.0)] == [3]
     assert json.loads(Path(state_path(str(tmp_path), "store")).read_text()) == {
-        "name": "store", "count": 3, "saved_at": 160.0}
+        "name": "store", "count": 3, "saved_at": 160.0, "doors": {}}
 
 
 def test_the_configs_reset_time_decides_the_restore_before_its_door_joins(tmp_path: Path) -> None:
