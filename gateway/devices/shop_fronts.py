@@ -1,6 +1,7 @@
 """Process-wide hand-over of a shop-front counter's people to the door that names it (``shop_front = "<id>"``).
 
-Keyed by the front counter's device id. A door's runner ``watch``es its front; the front's runner
+Keyed by the front counter's device id. A door's runner ``watch``es its front, and ``unwatch``es it when
+it stops (counted per watcher: the last door's unwatch drops the front and frees its readings); the front's runner
 ``post``s each counted reading (its span, its time, its customers both ways); the door's pipeline asks
 ``people(front, start, end)``: the people of the front's readings timed in [start, end), the same
 attribution the door gives its own readings. The answer is None, not 0, when the front's readings do not
@@ -16,7 +17,7 @@ Thread-safe, like ``signals.py``, though the serial runners all post and ask on 
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 KEEP_S = 2 * 3600.0 + 300.0
@@ -41,11 +42,30 @@ class ShopFrontBoard:
         self.keep_s = keep_s
         self._lock = threading.Lock()
         self._fronts: dict[str, _Front] = {}
+        # front -> watcher (door id) -> watches not yet undone
+        self._watches: dict[str, Counter[str]] = {}
 
-    def watch(self, front_id: str) -> None:
-        """A door counts ``front_id``'s people as its passers-by: keep that counter's readings from now on."""
+    def watch(self, front_id: str, watcher: str = "") -> None:
+        """A door (``watcher``) counts ``front_id``'s people as its passers-by: keep its readings from now on."""
         with self._lock:
+            self._watches.setdefault(front_id, Counter())[watcher] += 1
             self._fronts.setdefault(front_id, _Front())
+
+    def unwatch(self, front_id: str, watcher: str = "") -> None:
+        """Undo one ``watch`` of ``watcher``; the last one of all doors drops the front and its readings.
+
+        A watcher that holds no watch there changes nothing: stopping twice cannot drop another door's watch.
+        """
+        with self._lock:
+            watchers = self._watches.get(front_id)
+            if watchers is None or watchers[watcher] <= 0:
+                return
+            watchers[watcher] -= 1
+            if watchers[watcher] <= 0:
+                del watchers[watcher]
+            if not watchers:
+                del self._watches[front_id]
+                self._fronts.pop(front_id, None)  # up to MAX_READINGS readings freed; its posts are dropped now
 
     def watching(self, front_id: str) -> bool:
         """Does any door watch this counter?"""
@@ -102,6 +122,7 @@ class ShopFrontBoard:
         """Forget every watch and reading (tests; a full reload)."""
         with self._lock:
             self._fronts.clear()
+            self._watches.clear()
 
 
 SHOP_FRONTS = ShopFrontBoard()

@@ -1,7 +1,10 @@
 """Process-wide hand-over of signals between devices: staff badges heard by a BLE door scanner, read by cameras.
 
-Keyed by the scanner's device id. A camera whose line checks badges ``watch``es a scanner and UUID and
-gets that scanner's ``BadgeSightings``; the BLE runner calls ``post_advert`` for every advert, which
+Keyed by the scanner's device id. A camera whose line checks badges (or a serial counter) ``watch``es a
+scanner and UUID and gets that scanner's ``BadgeSightings``, and ``unwatch``es them when it stops: watches
+are counted per watcher (device id), so a reload that removes a camera stops the recording of a UUID
+nobody else watches, and frees its sightings, while a camera watching it twice (two lines) or another
+device still watching keeps it. The BLE runner calls ``post_advert`` for every advert, which
 records only watched UUIDs with the badge's key (UUID + major + minor, in RAM only, so that one badge
 claims one crossing per direction), never the radio address. Thread-safe: the BLE runner posts
 on the loop while the camera engine reads in an executor thread.
@@ -10,6 +13,7 @@ on the loop while the camera engine reads in an executor thread.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
 from drivers.ble.adverts import Advert
 from drivers.ble.decoders import decode_altbeacon, decode_ibeacon
@@ -20,23 +24,61 @@ class BadgeBoard:
     """The scanners' badge sightings, for the UUIDs some camera watches."""
 
     def __init__(self) -> None:
+        """Nothing watched."""
         self._lock = threading.Lock()
         self._sightings: dict[str, BadgeSightings] = {}
+        # read without the lock for every advert: replaced whole, never changed in place
         self._watched: dict[str, frozenset[str]] = {}
+        # (scanner, uuid) -> watcher -> watches not yet undone
+        self._watches: dict[tuple[str, str], Counter[str]] = {}
 
-    def watch(self, scanner_id: str, uuid: str) -> BadgeSightings:
-        """Start keeping sightings of ``uuid`` at ``scanner_id``; the object the camera's rule reads."""
+    def watch(self, scanner_id: str, uuid: str, watcher: str = "") -> BadgeSightings:
+        """Start keeping sightings of ``uuid`` at ``scanner_id`` for ``watcher``; the object its rule reads."""
+        uuid = uuid.lower()
         with self._lock:
-            self._watched[scanner_id] = self._watched.get(scanner_id, frozenset()) | {uuid.lower()}
+            self._watches.setdefault((scanner_id, uuid), Counter())[watcher] += 1
+            self._watched[scanner_id] = self._watched.get(scanner_id, frozenset()) | {uuid}
             return self._sightings.setdefault(scanner_id, BadgeSightings())
+
+    def unwatch(self, scanner_id: str, uuid: str, watcher: str = "") -> None:
+        """Undo one ``watch`` of ``watcher``; the last one of all watchers stops the recording and frees the sightings.
+
+        A watcher that holds no watch there changes nothing: stopping twice cannot drop another's watch.
+        """
+        uuid = uuid.lower()
+        with self._lock:
+            watchers = self._watches.get((scanner_id, uuid))
+            if watchers is None or watchers[watcher] <= 0:
+                return
+            watchers[watcher] -= 1
+            if watchers[watcher] <= 0:
+                del watchers[watcher]
+            if watchers:
+                return
+            del self._watches[(scanner_id, uuid)]
+            left = self._watched.get(scanner_id, frozenset()) - {uuid}
+            if left:
+                self._watched[scanner_id] = left
+                sightings = self._sightings.get(scanner_id)
+                if sightings is not None:
+                    sightings.forget(uuid)  # a UUID nobody watches: its badges' sightings go
+            else:
+                self._watched.pop(scanner_id, None)
+                self._sightings.pop(scanner_id, None)
+
+    def watched(self, scanner_id: str) -> frozenset[str]:
+        """The UUIDs kept at ``scanner_id`` (lower case)."""
+        return self._watched.get(scanner_id, frozenset())
 
     def post(self, scanner_id: str, uuid: str, rssi: int, now: float, key: str | None = None) -> bool:
         """A beacon of ``uuid`` (badge ``key``) heard by ``scanner_id``; kept (and True) only if watched there."""
         watched = self._watched.get(scanner_id)
-        if watched and uuid.lower() in watched:
-            self._sightings[scanner_id].record(uuid, rssi, now, key)
-            return True
-        return False
+        # .get: a stop may have just unwatched this scanner
+        sightings = self._sightings.get(scanner_id) if watched and uuid.lower() in watched else None
+        if sightings is None:
+            return False
+        sightings.record(uuid, rssi, now, key)
+        return True
 
     def watching(self, scanner_id: str) -> bool:
         """Does any camera watch this scanner? (cheap: checked for every advert)"""
@@ -46,6 +88,7 @@ class BadgeBoard:
         """Forget every watch and sighting (tests; a full reload)."""
         with self._lock:
             self._watched.clear()
+            self._watches.clear()
             self._sightings.clear()
 
 

@@ -8,8 +8,10 @@ counted reading with its time; the badge sightings and the shop front's people c
 
 * **Staff**: a person of a reading is staff when a staff badge was heard at the door scanner, at
   ``rssi_min`` or stronger, within ``window_s`` of the reading's span, and the badge is armed
-  (``BadgeClaims``, the camera's rule: one crossing per badge and direction, re-armed by absence or by
-  the other direction). Three people in a reading and one badge near: one staff, two customers.
+  (``BadgeClaims``, the camera's rule: one crossing per badge and direction, re-armed only by the badge's
+  absence from the door, and one person of a reading per badge, whichever way). Three people in a reading
+  and one badge near: one staff, two customers; one in and one out: one staff. A staff member standing at
+  the door claims one person in and one out until they leave it.
 * **Groups**: customers crossing the same way with gaps of at most ``group_window_s`` are one group. A
   reading's people get the reading's time, so several people of one reading are one group when its span
   is at most the window, and they join the previous reading's group when the readings are at most the

@@ -3,6 +3,8 @@
 Uniforms come from ``{data_dir}/staff/{camera_id}.json`` (``storegw camera staff-sample``), badges from the
 door scanner's sightings on the process-wide board (``gateway.devices.signals``). A staff policy also
 covers the line's outside line (``<line>:outside``), so staff walking past the shop front are not passers-by.
+The badge watches ``crossing_rules`` takes are the camera's (its id): ``release_rules`` gives them back when
+it stops, so a camera removed by a reload no longer has its badge UUID recorded (and kept out of presence).
 The staff file is read again when it changes (``StaffFileWatch``), so a new sample needs no restart.
 """
 
@@ -37,9 +39,9 @@ def wants_uniforms(cfg: CameraConfig) -> bool:
     return any(ln.staff is not None and ln.staff.uniform for ln in cfg.lines)
 
 
-def _policy(staff: StaffConfig, board: BadgeBoard, line: CountingLine | None = None) -> LineStaffPolicy:
-    """One line's staff policy; watching its scanner for its badge UUID when it checks badges."""
-    badges = board.watch(staff.badge_scanner, staff.badge_uuid) if staff.badge_uuid else None
+def _policy(staff: StaffConfig, board: BadgeBoard, watcher: str, line: CountingLine | None = None) -> LineStaffPolicy:
+    """One line's staff policy; ``watcher`` watching its scanner for its badge UUID when it checks badges."""
+    badges = board.watch(staff.badge_scanner, staff.badge_uuid, watcher) if staff.badge_uuid else None
     return LineStaffPolicy(uniform=staff.uniform, uniform_max_distance=staff.uniform_max_distance,
                            badge_uuid=staff.badge_uuid, badge_rssi_min=staff.badge_rssi_min,
                            badge_window_s=staff.badge_window_s, badges=badges, line=line)
@@ -54,7 +56,7 @@ def crossing_rules(cfg: CameraConfig, uniforms: Sequence[UniformSample] = (), bo
             continue
         # the geometry gives a badge claim its direction (one claim per badge and direction)
         geometry = CountingLine(line.name, (line.x1, line.y1), (line.x2, line.y2), (line.inside[0], line.inside[1]))
-        policies[line.name] = policy = _policy(line.staff, board, geometry)
+        policies[line.name] = policy = _policy(line.staff, board, cfg.id, geometry)
         if line.outside is not None:
             # the pipeline asks about an outside-line crossing by that line's name; claims there are its own
             policies[f"{line.name}:outside"] = dataclasses.replace(policy, line=None)
@@ -69,6 +71,13 @@ def crossing_rules(cfg: CameraConfig, uniforms: Sequence[UniformSample] = (), bo
             heights=HeightSettings(grid=(children.grid[0], children.grid[1]), frame_size=frame_size,
                                    warmup=children.warmup_tracks, history=children.history_tracks))))
     return rules
+
+
+def release_rules(cfg: CameraConfig, board: BadgeBoard = BOARD) -> None:
+    """The camera stops: undo each badge watch ``crossing_rules`` took for it (one per badge-checking line)."""
+    for line in cfg.lines:
+        if line.staff is not None and line.staff.badge_uuid:
+            board.unwatch(line.staff.badge_scanner, line.staff.badge_uuid, cfg.id)
 
 
 def set_frame_size(rules: Sequence[Any], width: int, height: int) -> None:

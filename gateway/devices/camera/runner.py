@@ -26,17 +26,23 @@ async def run_device(cfg: CameraConfig, ctx: DeviceContext) -> None:
     a second) and inference awaits an executor, rather than readings pushed into a callback.
     """
     from gateway.devices.camera.retail import retail_settings
-    from gateway.devices.camera.rules import StaffFileWatch, crossing_rules, readable_uniforms, set_frame_size
+    from gateway.devices.camera.rules import (
+        StaffFileWatch,
+        crossing_rules,
+        readable_uniforms,
+        release_rules,
+        set_frame_size,
+    )
     from gateway.devices.store_occupancy import join_store_occupancy
     from gateway.vision.setup import build_engine
 
     lines, zones = geometry(cfg)
     # staff, then child; an unreadable staff file holds the camera here (failed, said once), not a restart loop
     uniforms = await readable_uniforms(cfg, ctx)
-    rules = crossing_rules(cfg, uniforms)
     # the store's count, shared with every door naming the same occupancy; left however this run ends
     occupancy = join_store_occupancy(cfg, ctx)
     try:
+        rules = crossing_rules(cfg, uniforms)  # watches its badge scanners: given back in the finally below
         staff_file = StaffFileWatch(cfg, ctx, rules, uniforms)  # a new sample is matched without a restart
         engine = build_engine(lines, zones, interval_s=cfg.interval_s, score_threshold=cfg.score_threshold,
                               hysteresis_px=cfg.hysteresis_px, threads=cfg.threads, demographics=cfg.demographics,
@@ -78,5 +84,6 @@ async def run_device(cfg: CameraConfig, ctx: DeviceContext) -> None:
             if engine.demographics is not None:
                 ctx.emit_all(engine.demographics.aggregator.tick(ctx.clock()))
     finally:
+        release_rules(cfg)  # a camera stopped or removed by a reload: its badge UUIDs are no longer recorded
         if occupancy is not None:
             occupancy.close(ctx.clock())

@@ -67,17 +67,29 @@ def report_reading(ctx: DeviceContext, line: str, since: float, now: float, peop
 
 def counter_retail(cfg: SerialCounterConfig, badges: BadgeBoard = BADGES,
                    fronts: ShopFrontBoard = SHOP_FRONTS) -> CounterRetail:
-    """The counter's staff, groups and shop front; watching its badge scanner and its front as configured."""
+    """The counter's staff, groups and shop front; watching its badge scanner and its front as configured.
+
+    The watches are this counter's (its id); ``release_counter_retail`` gives them back when it stops.
+    """
     staff = cfg.staff
     check = sightings = passers_by = None
     if staff is not None and staff.badge_uuid:
         check = BadgeCheck(staff.badge_uuid, staff.badge_rssi_min, staff.badge_window_s)
-        sightings = badges.watch(staff.badge_scanner, staff.badge_uuid)
+        sightings = badges.watch(staff.badge_scanner, staff.badge_uuid, cfg.id)
     if cfg.shop_front:
-        fronts.watch(cfg.shop_front)
+        fronts.watch(cfg.shop_front, cfg.id)
         passers_by = functools.partial(fronts.people, cfg.shop_front)
     return CounterRetail(CounterRetailSettings(staff=check, badges=sightings, group_window_s=cfg.group_window_s,
                                                passers_by=passers_by, max_gap_s=cfg.unplug_timeout_s))
+
+
+def release_counter_retail(cfg: SerialCounterConfig, badges: BadgeBoard = BADGES,
+                           fronts: ShopFrontBoard = SHOP_FRONTS) -> None:
+    """The counter stops: undo the watches ``counter_retail`` took, so a removed door's front and badge UUID go."""
+    if cfg.staff is not None and cfg.staff.badge_uuid:
+        badges.unwatch(cfg.staff.badge_scanner, cfg.staff.badge_uuid, cfg.id)
+    if cfg.shop_front:
+        fronts.unwatch(cfg.shop_front, cfg.id)
 
 
 async def run_device(cfg: SerialCounterConfig, ctx: DeviceContext) -> None:
@@ -86,10 +98,11 @@ async def run_device(cfg: SerialCounterConfig, ctx: DeviceContext) -> None:
     driver = SerialCounterDriver(cfg.id, port=cfg.port, protocol=cfg.protocol, baudrate=cfg.baudrate,
                                  read_timeout_s=cfg.read_timeout_s, unplug_timeout_s=cfg.unplug_timeout_s,
                                  counter_bits=counter_bits, stats=ctx.stats)
-    retail = counter_retail(cfg)
     # the store's count, shared with every door naming the same occupancy (None when this door keeps none);
-    # joined last before the try, so nothing can fail between the join and the finally that leaves it
+    # joined just before the try: what comes between only builds objects and reads the saved baseline
+    # (whose errors it catches), so nothing can fail between the join and the finally that leaves it
     occupancy = join_store_occupancy(cfg, ctx)
+    retail = counter_retail(cfg)  # after the join: a refused join leaves no watch behind; released in the finally
     counter = FootfallCounter(cfg.door or cfg.id, cfg.interval_s, counter_bits, load_baseline(ctx), occupancy,
                               retail=retail)
     # when the last reading came; at first the start (people counted while the daemon was down came before it)
@@ -124,5 +137,6 @@ async def run_device(cfg: SerialCounterConfig, ctx: DeviceContext) -> None:
     try:
         await run_stream(driver, ctx, on_reading, tick=tick, flush=flush, tick_s=TICK_S)
     finally:
+        release_counter_retail(cfg)  # a door stopped or removed by a reload: its front and badge UUID go
         if occupancy is not None:
             occupancy.close(ctx.clock())  # saved; the count stays the store's, this door leaves it

@@ -1,11 +1,17 @@
-"""Which crossings a staff badge heard at the door claims: at most one per badge, line and direction.
+"""Which crossings a staff badge heard at the door claims: at most one per badge, line and direction between absences.
 
 Shared by the camera's staff rule (``staff.py``, one crossing per track) and the serial counter's
 (``pipelines/counter_retail.py``, one person of a reading). A badge (UUID + major + minor, RAM only)
 heard at ``rssi_min`` or stronger within ``window_s`` of a crossing claims it, unless it already claimed
-one in that direction and has not been re-armed since: by not being heard that strongly for
-``window_s`` (it left the door and came back) or by claiming the other direction (in, then out). A
-badge lingering at the door so does not turn every customer walking past it into staff.
+one in that direction and has not been absent since: not heard that strongly for more than ``window_s``
+(it left the door and came back). Only absence re-arms a direction; claiming the other direction does
+not, or a badge lingering at the door while customers go in and out would claim every other one. Nor
+does one badge claim both ways at the same moment (one reading, one frame): it is one person.
+
+So a staff member who walks in (``staff_in``), works in the back out of the scanner's reach and later
+walks out (``staff_out``) is staff both ways. The limit: one standing at the door (a till by the
+entrance) claims one crossing in and one out, then nothing until they leave the door for ``window_s``;
+customers crossing next to them meanwhile are customers, and the staff member's own crossings then too.
 
 No numpy, nothing of the vision stack: a serial counter runs on the base install.
 """
@@ -16,6 +22,9 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 
 from gateway.pipelines.people.badges import BadgeKey, BadgeSightings
+
+_OTHER = {"in": "out", "out": "in"}
+"""The directions whose claims are one person's way in and way out ("front" questions have their own)."""
 
 
 @dataclass(frozen=True)
@@ -50,15 +59,16 @@ class BadgeClaims:
         # within window_s plus half its span
         start = now if since is None else min(since, now)
         near = badges.near((start + now) / 2, check.window_s + (now - start) / 2, check.rssi_min, check.uuid)
-        armed = [key for key in near if key not in claims
-                 or badges.absent_since(key, claims[key][0], now, check.window_s, check.rssi_min)]
+        # the other direction's claims: a badge that claimed one of them at this very moment is that person
+        other = self._claims.get((line, _OTHER[direction]), {}) if direction in _OTHER else {}
+        armed = [key for key in near
+                 if (key not in claims or badges.absent_since(key, claims[key][0], now, check.window_s, check.rssi_min))
+                 and not (key in other and other[key][0] == now)]
         if not armed:
             return False
         key = min(armed, key=lambda k: near[k])  # the badge heard nearest the crossing
-        claims[key] = (now, crossing)
-        if direction in ("in", "out"):
-            # went in, so may come out: the other direction's claim of this badge is spent
-            self._claims.get((line, "out" if direction == "in" else "in"), {}).pop(key, None)
+        claims.pop(key, None)
+        claims[key] = (now, crossing)  # last in the dict: the bound below drops the badge claimed longest ago
         if len(claims) > 4 * badges.max_badges:
             claims.pop(next(iter(claims)))  # bounded whatever the scanner hears
         return True

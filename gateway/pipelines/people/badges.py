@@ -51,6 +51,14 @@ class BadgeSightings:
             else:
                 sightings.append((now, int(rssi)))
 
+    def forget(self, uuid: str) -> None:
+        """Drop every badge of ``uuid`` and its sightings (nobody watches that UUID any more)."""
+        uuid = uuid.lower()
+        with self._lock:
+            for key in [k for k, u in self._uuid.items() if u == uuid]:
+                del self._uuid[key]
+                self._badges.pop(key, None)
+
     def near(self, now: float, window_s: float, rssi_min: int, uuid: str | None = None) -> dict[BadgeKey, float]:
         """The badges (of ``uuid``, or any) heard at ``rssi_min`` or stronger within ``window_s`` of ``now``.
 

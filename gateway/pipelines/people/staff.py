@@ -11,13 +11,15 @@ shadow does not either.
 
 *Badge*: a BLE scanner at the door heard a staff badge (a beacon of the staff UUID) at ``rssi_min`` or
 stronger within ``window_s`` of the crossing (``BadgeSightings``). Each badge (UUID + major + minor, kept
-in RAM only, never published or logged) claims at most one crossing per direction of a line: a badge
-lingering at the door does not make every customer walking past it staff. It is re-armed when it has not
-been heard at ``rssi_min`` or stronger for ``window_s`` (the person left and came back), and a claim in
-one direction re-arms the other (in, then out). The limitation: a staff member stationed at the door all
-day is one claim per direction until re-armed, and the customers crossing near them count as customers,
-not staff; a scanner placed or a ``rssi_min`` set so that only the doorway itself hears the badge keeps
-the claims for the crossings that are the badge's. The direction comes from the pipeline or, when it
+in RAM only, never published or logged) claims at most one crossing per direction of a line between
+absences, and never both ways in one frame: a badge lingering at the door does not make every customer
+walking past it staff. Only absence re-arms a direction: not heard at ``rssi_min`` or stronger for
+``window_s`` (the person left the door and came back); claiming the other direction does not. So staff
+walking in, working in the back out of the scanner's reach and walking out later are staff both ways.
+The limit: a staff member stationed at the door all day claims one crossing in and one out until they
+leave the door; the customers crossing near them, and their own later crossings, count as customers. A
+scanner placed or a ``rssi_min`` set so that only the doorway itself hears the badge keeps the claims
+for the crossings that are the badge's. The direction comes from the pipeline or, when it
 does not say, from the side of the line the track's feet are on (past the line at a crossing). The claims
 themselves are ``badge_claims.py``, shared with serial counters.
 """

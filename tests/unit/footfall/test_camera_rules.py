@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -15,7 +16,13 @@ from drivers.ble.adverts import Advert
 from drivers.ble.decoders import APPLE, encode_ibeacon
 from gateway.devices.camera.config import CameraConfig
 from gateway.devices.camera.retail import retail_settings
-from gateway.devices.camera.rules import StaffFileWatch, crossing_rules, readable_uniforms, set_frame_size
+from gateway.devices.camera.rules import (
+    StaffFileWatch,
+    crossing_rules,
+    readable_uniforms,
+    release_rules,
+    set_frame_size,
+)
 from gateway.devices.camera.staff_store import UniformSample, save_uniform, staff_path
 from gateway.devices.context import DeviceContext
 from gateway.devices.signals import BadgeBoard, post_advert
@@ -161,6 +168,90 @@ def test_a_badge_lingering_at_the_door_while_customers_walk_in_is_not_five_staff
     walk_in = path([(200, 300), (500, 300)], 30)
     data = counted(pipe, scene(*[(10.0 * i, walk_in) for i in range(5)]))
     assert data.get("staff_in", 0) <= 1 and data["in"] >= 4 and data["in"] + data.get("staff_in", 0) == 5
+
+
+def test_a_badge_lingering_while_customers_alternate_in_and_out_is_one_staff_each_way() -> None:
+    # the review's reproduction: a till by the entrance, its badge heard all along, customers in, out, in, ...
+    board = BadgeBoard()
+    cfg = camera(line={"staff": STAFF_BADGE})
+    pipe = pipeline_of(cfg, crossing_rules(cfg, board=board))
+    for t in range(0, 85):
+        badge(board, float(t))
+    walk_in, walk_out = path([(200, 300), (500, 300)], 30), path([(500, 300), (200, 300)], 30)
+    data = counted(pipe, scene(*[(4.0 * i, walk_in if i % 2 == 0 else walk_out) for i in range(20)]))
+    assert data.get("staff_in", 0) <= 1 and data.get("staff_out", 0) <= 1, data
+    assert data["in"] + data.get("staff_in", 0) == 10 and data["out"] + data.get("staff_out", 0) == 10
+
+
+def test_staff_walking_in_working_in_the_back_and_walking_out_is_staff_both_ways() -> None:
+    board = BadgeBoard()
+    cfg = camera(line={"staff": STAFF_BADGE})
+    pipe = pipeline_of(cfg, crossing_rules(cfg, board=board))
+    for start in (0.0, 59.0, 119.0):  # at the door walking in, walking out, back in; in the back office between
+        for t in range(5):
+            badge(board, start + t)
+    badge(board, 30.0, rssi=-85)  # heard from the back office: too weak
+    walk_in, walk_out = path([(200, 300), (500, 300)], 30), path([(500, 300), (200, 300)], 30)
+    data = counted(pipe, scene((0.0, walk_in), (30.0, walk_in), (60.0, walk_out), (90.0, walk_out),
+                               (120.0, walk_in)))
+    assert (data.get("staff_in"), data["in"], data.get("staff_out"), data["out"]) == (2, 1, 1, 1), data
+
+
+def test_crossing_rules_watch_for_the_camera_and_release_rules_gives_the_watches_back() -> None:
+    board = BadgeBoard()
+    cfg = camera(line={"staff": STAFF_BADGE})
+    crossing_rules(cfg, board=board)
+    crossing_rules(camera(id="cam-2", line={"staff": STAFF_BADGE}), board=board)
+    release_rules(cfg, board)
+    release_rules(cfg, board)  # stopped twice: takes nothing from cam-2
+    assert board.watched("door-ble") == {BADGE}, "cam-2 still checks that badge"
+    release_rules(camera(id="cam-2", line={"staff": STAFF_BADGE}), board)
+    assert not board.watching("door-ble")
+    badge(board, 1.0)
+    assert len(board.watch("door-ble", BADGE)) == 0, "unwatched: no longer recorded"
+
+
+class IdleCamera:
+    """A camera driver that grabs nothing until cancelled."""
+
+    grabbed = taken = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    async def run(self, on_frame: Any) -> None:
+        """Wait for the cancel."""
+        await asyncio.Event().wait()
+
+    def latest(self) -> None:
+        """No frame yet."""
+
+    def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+async def test_a_stopped_camera_runner_unwatches_its_badge_scanner(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import gateway.vision.setup
+    from gateway.devices.camera import runner
+    from gateway.devices.signals import BOARD
+
+    pipeline = SimpleNamespace(totals={}, tick=lambda now: [], finish=lambda now: [],
+                               tracker=SimpleNamespace(tracks={}))
+    engine = SimpleNamespace(pipeline=pipeline, demographics=None, frames=0, detected_frames=0)
+    monkeypatch.setattr(gateway.vision.setup, "build_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr(runner, "CameraDriver", IdleCamera)
+    cfg = camera(id="cam-x", line={"staff": {**STAFF_BADGE, "badge_scanner": "scanner-cam-x"}})
+    ctx = DeviceContext("cam-x", sink=None, stats=DriverStats(), data_dir=str(tmp_path))  # type: ignore[arg-type]
+    task = asyncio.create_task(runner.run_device(cfg, ctx))
+    for _ in range(100):
+        if BOARD.watching("scanner-cam-x"):
+            break
+        await asyncio.sleep(0.01)
+    assert BOARD.watched("scanner-cam-x") == {BADGE}
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert not BOARD.watching("scanner-cam-x"), "a stopped camera watches nothing"
 
 
 async def test_a_new_sample_reaches_the_running_camera_and_none_is_said_once(

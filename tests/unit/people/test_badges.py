@@ -107,13 +107,46 @@ def test_a_badge_lingering_at_the_door_claims_one_crossing_not_every_customer() 
     assert rule.classify(inside(0), "door", 1005.0) == claimed[0], "asking again about one crossing is one answer"
 
 
-def test_staff_passing_in_then_out_is_staff_both_ways() -> None:
+def test_staff_walking_in_working_in_the_back_and_walking_out_is_staff_both_ways() -> None:
+    sightings = BadgeSightings()
+    rule = door_rule(sightings)
+    linger(sightings, 1000.0, 1004.0)  # walks in
+    assert rule.classify(inside(1), "door", 1002.0)
+    assert not rule.classify(inside(2), "door", 1003.0), "a customer right behind them is not staff"
+    sightings.record(STAFF, -85, 1300.0, "staff-1")  # in the back office: heard, but far from the door
+    linger(sightings, 3600.0, 3604.0)  # walks out an hour later
+    assert rule.classify(outside(1), "door", 3602.0)
+    assert not rule.classify(outside(3), "door", 3603.0), "out is spent: a customer leaving next to them is not"
+    linger(sightings, 3900.0, 3904.0)  # back from lunch
+    assert rule.classify(inside(1), "door", 3902.0), "in was re-armed by the absence"
+
+
+def test_a_badge_lingering_while_customers_alternate_in_and_out_is_one_staff_each_way() -> None:
+    """The review's reproduction: a till by the entrance, its badge heard all along, customers in, out, in, ..."""
+    sightings = BadgeSightings()
+    rule = door_rule(sightings)
+    linger(sightings, 1000.0, 1045.0)
+    staff = {"in": 0, "out": 0}
+    for i in range(1, 21):
+        direction = "in" if i % 2 else "out"
+        person = inside(i) if i % 2 else outside(i)
+        staff[direction] += rule.classify(person, "door", 1000.0 + 2 * i)
+    assert staff["in"] <= 1 and staff["out"] <= 1, f"not every other customer: {staff}"
+
+
+def test_claiming_one_direction_does_not_re_arm_the_other() -> None:
     sightings = BadgeSightings()
     rule = door_rule(sightings)
     linger(sightings, 1000.0, 1020.0)
-    assert rule.classify(inside(1), "door", 1002.0)
-    assert rule.classify(outside(1), "door", 1015.0), "went in, then out: the other direction is armed"
-    assert not rule.classify(outside(2), "door", 1017.0), "out is spent: a customer leaving next to them is not"
+    assert rule.classify(inside(1), "door", 1002.0) and rule.classify(outside(2), "door", 1004.0)
+    assert not rule.classify(inside(3), "door", 1006.0), "in stays spent while the badge stays at the door"
+
+
+def test_one_badge_is_not_staff_both_ways_in_one_frame() -> None:
+    sightings = BadgeSightings()
+    rule = door_rule(sightings)
+    linger(sightings, 1000.0, 1004.0)
+    assert rule.classify(inside(1), "door", 1002.0) + rule.classify(outside(2), "door", 1002.0) == 1
 
 
 def test_two_badges_claim_two_crossings() -> None:
@@ -134,6 +167,28 @@ def test_a_badge_is_re_armed_after_it_left_the_door() -> None:
     linger(sightings, 1030.0, 1034.0)  # back 26 s later (went out by the back door)
     assert rule.classify(inside(3), "door", 1032.0)
     assert not rule.classify(inside(4), "door", 1033.0)
+
+
+def test_a_watch_is_counted_per_watcher_and_the_last_unwatch_frees_the_sightings() -> None:
+    board = BadgeBoard()
+    sightings = board.watch("door-ble", STAFF, "cam")
+    assert board.watch("door-ble", STAFF.upper(), "cam") is sightings, "two lines of one camera: two watches"
+    board.watch("door-ble", OTHER, "counter")
+    assert post_advert("door-ble", ibeacon(STAFF, -60, 1000.0), board)
+    assert post_advert("door-ble", ibeacon(OTHER, -60, 1000.0), board)
+    board.unwatch("door-ble", STAFF, "counter")  # holds no watch of STAFF: takes nothing from the camera
+    board.unwatch("door-ble", STAFF, "cam")
+    assert STAFF in board.watched("door-ble"), "watched twice, unwatched once: still watched"
+    assert post_advert("door-ble", ibeacon(STAFF, -60, 1001.0), board)
+    board.unwatch("door-ble", STAFF, "cam")
+    assert board.watched("door-ble") == {OTHER}
+    assert not sightings.near(1001.0, 5.0, -70, STAFF), "its sightings are freed"
+    assert sightings.near(1001.0, 5.0, -70, OTHER), "the other UUID's are kept"
+    assert not post_advert("door-ble", ibeacon(STAFF, -60, 1002.0), board), "no longer kept out of presence"
+    board.unwatch("door-ble", OTHER, "counter")
+    assert not board.watching("door-ble") and not post_advert("door-ble", ibeacon(OTHER, -60, 1003.0), board)
+    fresh = board.watch("door-ble", STAFF, "cam")
+    assert fresh is not sightings and len(fresh) == 0, "a new watch starts afresh"
 
 
 def test_the_ble_runner_keeps_each_badge_apart() -> None:

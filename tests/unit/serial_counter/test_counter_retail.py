@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -11,7 +13,12 @@ import pytest
 from drivers.sim.serial_counter import SerialCounterEmulator
 from gateway.cli.liveview.figures import RetailFigures
 from gateway.config import ConfigError, parse_config
-from gateway.devices.shop_fronts import ShopFrontBoard
+from gateway.devices.context import DeviceContext
+from gateway.devices.serial_counter.config import SerialCounterConfig
+from gateway.devices.serial_counter.runner import counter_retail, release_counter_retail, run_device
+from gateway.devices.shop_fronts import SHOP_FRONTS, ShopFrontBoard
+from gateway.devices.signals import BOARD as BADGES
+from gateway.devices.signals import BadgeBoard
 from gateway.pipelines import Event
 from gateway.pipelines.counter_retail import CounterRetail, CounterRetailSettings
 from gateway.pipelines.counters import Baseline, FootfallCounter
@@ -66,14 +73,47 @@ def linger(badges: BadgeSightings, start: float, end: float, minor: int = 1) -> 
         t += 1.0
 
 
-def test_a_badge_claims_one_person_per_direction_until_re_armed() -> None:
+def test_a_badge_claims_one_person_per_direction_until_it_leaves_the_door() -> None:
     badges = BadgeSightings()
     linger(badges, 0, 20)  # a staff member chatting at the door for 20 s, customers walking past
     readings = [(float(t), t, 0) for t in range(1, 11)]  # one person in every second
-    readings += [(11.0, 10, 1), (12.0, 10, 2)]  # then two out
+    readings += [(11.0, 10, 1), (12.0, 10, 2), (13.0, 11, 2)]  # then two out, and one more in
     (data,) = play(counter(staff=CHECK, badges=badges), readings, 60)
-    assert (data["staff_in"], data["in"]) == (1, 9), "ten customers walk in next to one badge: one is staff"
-    assert (data["staff_out"], data["out"]) == (1, 1), "went in, then out: the out is armed once"
+    assert (data["staff_in"], data["in"]) == (1, 10), "eleven customers walk in next to one badge: one is staff"
+    assert (data["staff_out"], data["out"]) == (1, 1), \
+        "out was never claimed: one is staff (the limit), and claiming it did not re-arm in"
+
+
+def test_a_badge_lingering_while_customers_alternate_in_and_out_is_one_staff_each_way() -> None:
+    """The review's reproduction: a till by the entrance, its badge heard all along, customers in, out, in, ..."""
+    badges = BadgeSightings()
+    linger(badges, 0, 45)
+    readings, people_in, people_out = [], 0, 0
+    for i in range(1, 21):
+        people_in, people_out = people_in + i % 2, people_out + (1 - i % 2)
+        readings.append((2.0 * i, people_in, people_out))
+    (data,) = play(counter(staff=CHECK, badges=badges), readings, 60)
+    assert data["staff_in"] <= 1 and data["staff_out"] <= 1, "not every other customer"
+    assert (data["in"] + data["staff_in"], data["out"] + data["staff_out"]) == (10, 10)
+
+
+def test_one_badge_is_one_person_of_a_reading_with_people_both_ways() -> None:
+    badges = BadgeSightings()
+    linger(badges, 0, 3)
+    (data,) = play(counter(staff=CHECK, badges=badges), [(1, 0, 0), (2, 1, 1)], 60)
+    assert data["staff_in"] + data["staff_out"] == 1 and data["in"] + data["out"] == 1
+
+
+def test_staff_walking_in_working_in_the_back_and_walking_out_is_staff_both_ways() -> None:
+    badges = BadgeSightings()
+    linger(badges, 0, 3)  # walks in at 2 s
+    badges.record(STAFF, -85, T0 + 30.0, f"{STAFF}/1/1")  # in the back office: heard, but far from the door
+    linger(badges, 60, 63)  # walks out at 62 s
+    linger(badges, 100, 103)  # and back in at 102 s
+    readings = [(1, 0, 0), (2, 1, 0), (3, 1, 0), (4, 2, 0),  # a customer right behind them: not staff
+                (61, 2, 0), (62, 2, 1), (101, 2, 1), (102, 3, 1)]
+    data = play(counter(interval_s=120, staff=CHECK, badges=badges), readings, 120)[0]
+    assert (data["staff_in"], data["in"], data["staff_out"], data["out"]) == (2, 1, 1, 0)
 
 
 def test_two_badges_claim_two_people_of_one_reading() -> None:
@@ -109,7 +149,11 @@ def test_the_claims_are_the_cameras_for_a_point_in_time() -> None:
     assert claims.claim(badges, CHECK, "door", "in", 2, 98.0)
     assert claims.claim(badges, CHECK, "door", "in", 2, 98.0), "the same crossing asked again"
     assert not claims.claim(badges, CHECK, "door", "in", 3, 99.0)
-    assert claims.claim(badges, CHECK, "door", "out", 4, 99.0)
+    assert claims.claim(badges, CHECK, "door", "out", 4, 99.5)
+    assert not claims.claim(badges, CHECK, "door", "in", 5, 100.0), "claiming out does not re-arm in: only absence"
+    assert not claims.claim(badges, CHECK, "door", "out", 6, 100.0)
+    badges.record(STAFF, -60, 110.0, "k")  # away for 10 s (> window_s), back at the door
+    assert claims.claim(badges, CHECK, "door", "in", 7, 110.0) and claims.claim(badges, CHECK, "door", "out", 8, 111.0)
 
 
 # ---- groups by time -------------------------------------------------------------------------------------
@@ -193,6 +237,56 @@ def test_the_board_merges_empty_readings_and_forgets_old_ones() -> None:
     assert board.readings_held("front") <= 4, "empty seconds are one span; older than keep_s gone"
     assert board.people("front", T0 + 950, T0 + 1000) == 0 and board.people("front", T0 + 950, T0 + 1001) == 1
     assert board.people("front", T0 + 100, T0 + 1000) is None, "forgotten is not counted as nobody"
+
+
+def test_a_front_is_kept_while_some_door_watches_it_and_freed_by_the_last_unwatch() -> None:
+    board = ShopFrontBoard()
+    board.watch("front", "door-1")
+    board.watch("front", "door-1")  # watched twice by one door
+    board.watch("front", "door-2")
+    for t in range(1, 101):
+        board.post("front", T0 + t - 1, T0 + t, 1, 3.0)
+    board.unwatch("front", "door-1")
+    board.unwatch("front", "door-2")
+    board.unwatch("front", "door-2")  # stopped twice: takes nothing from door-1
+    board.unwatch("front", "door-3")  # never watched
+    assert board.watching("front") and board.readings_held("front") == 100, "door-1 still watches it once"
+    board.unwatch("front", "door-1")
+    assert not board.watching("front") and board.readings_held("front") == 0, "its readings are freed"
+    assert not board.post("front", T0 + 100, T0 + 101, 1, 3.0), "nobody watches: nothing kept"
+    board.watch("front", "door-1")
+    assert board.people("front", T0, T0 + 100) is None, "a new watch starts afresh"
+
+
+def test_a_counter_gives_back_its_badge_and_front_watches() -> None:
+    board, fronts = BadgeBoard(), ShopFrontBoard()
+    cfg = msgspec.convert({"id": "door", "port": "/nonexistent", "shop_front": "front",
+                           "staff": {"badge_uuid": STAFF, "badge_scanner": "door-ble"}}, SerialCounterConfig)
+    other = msgspec.convert({"id": "door-2", "port": "/nonexistent", "shop_front": "front"}, SerialCounterConfig)
+    retail = counter_retail(cfg, board, fronts)
+    counter_retail(other, board, fronts)
+    assert retail.settings.badges is board.watch("door-ble", STAFF, "test")
+    board.unwatch("door-ble", STAFF, "test")
+    release_counter_retail(cfg, board, fronts)
+    assert not board.watching("door-ble") and fronts.watching("front"), "the other door still has the front"
+    release_counter_retail(other, board, fronts)
+    assert not fronts.watching("front")
+
+
+async def test_a_stopped_counter_runner_unwatches_its_scanner_and_front(tmp_path: Path) -> None:
+    cfg = msgspec.convert({"id": "door-x", "port": str(tmp_path / "no-such-tty"), "shop_front": "front-x",
+                           "read_timeout_s": 0.1, "staff": {"badge_uuid": STAFF, "badge_scanner": "scanner-x"}},
+                          SerialCounterConfig)
+    ctx = DeviceContext("door-x", sink=None, data_dir=str(tmp_path))  # type: ignore[arg-type]
+    task = asyncio.create_task(run_device(cfg, ctx))  # its port never opens: it waits, retrying, until cancelled
+    for _ in range(100):
+        if BADGES.watching("scanner-x"):
+            break
+        await asyncio.sleep(0.01)
+    assert BADGES.watching("scanner-x") and SHOP_FRONTS.watching("front-x")
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert not BADGES.watching("scanner-x") and not SHOP_FRONTS.watching("front-x"), "a stopped door watches nothing"
 
 
 def test_the_front_counter_hands_its_customers_per_reading() -> None:
