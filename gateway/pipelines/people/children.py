@@ -1,11 +1,13 @@
 """Children by apparent height: a crossing whose box is short for where it stands is a child's.
 
-The adult height comes from the learnt ``HeightModel`` (or a manual override: one ``adult_height_px``
-for the whole frame, or one value per grid row, top to bottom). A crossing is a child's when the median,
-over the track's recent frames, of its box height divided by the adult height where it stood is under
+The adult height comes from the learnt ``HeightModel`` (a perspective line over where the feet are,
+with grid statistics standing in; see its module) or a manual override: one ``adult_height_px`` for the
+whole frame, or one value per grid row, top to bottom. A crossing is a child's when the median, over
+the track's recent frames, of its box height divided by the adult height where its feet were is under
 ``child_height_share``. Before the model is warm where the track was (and without an override) the rule
 never says child: a wrong "child" would take a customer out of ``in``, and the warm-up is short.
-Adults' heights are learnt from every confirmed track when it ends, one number per cell it stood in.
+Adults' heights are learnt from every confirmed track when it ends: per cell it stood in, the medians
+of its feet x, feet y and box height there (boxes cut by the frame left out).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
-from gateway.pipelines.people.heights import Cell, HeightModel, HeightSettings
+from gateway.pipelines.people.heights import Cell, HeightModel, HeightSettings, Point
 from gateway.vision.geometry import bottom_centre
 from gateway.vision.tracker import Track
 
@@ -37,13 +39,13 @@ class ChildSettings:
 
 
 class _TrackHeights:
-    """One live track's evidence: recent (cell, height) pairs and heights per cell to learn from."""
+    """One live track's evidence: recent (cell, feet, height) and (feet, height) per cell to learn from."""
 
     __slots__ = ("by_cell", "recent")
 
     def __init__(self, recent_frames: int) -> None:
-        self.recent: deque[tuple[Cell, float]] = deque(maxlen=recent_frames)
-        self.by_cell: dict[Cell, deque[float]] = {}
+        self.recent: deque[tuple[Cell, float, float, float]] = deque(maxlen=recent_frames)
+        self.by_cell: dict[Cell, deque[Point]] = {}
 
 
 class ChildRule:
@@ -74,21 +76,21 @@ class ChildRule:
                 self._tracks.pop(next(iter(self._tracks)))  # never forgotten: the oldest goes
             evidence = self._tracks[track.id] = _TrackHeights(self.settings.recent_frames)
         cell = self.model.cell_of(x, y)
-        evidence.recent.append((cell, float(height)))
+        evidence.recent.append((cell, float(x), float(y), float(height)))
         if not self._cut(track.box):
             per_cell = evidence.by_cell.get(cell)
             if per_cell is None:
                 per_cell = evidence.by_cell[cell] = deque(maxlen=self.settings.per_cell_frames)
-            per_cell.append(float(height))
+            per_cell.append((float(x), float(y), float(height)))
 
-    def adult_height(self, cell: Cell) -> float | None:
-        """The override if configured, else the learnt height (None before warm-up)."""
+    def adult_height(self, cell: Cell, x: float, y: float) -> float | None:
+        """The override if configured, else the learnt height for feet at (x, y) in ``cell`` (None before warm-up)."""
         s = self.settings
         if s.adult_height_px is not None:
             return s.adult_height_px
         if s.adult_height_rows:
             return s.adult_height_rows[min(cell[1], len(s.adult_height_rows) - 1)]
-        return self.model.adult_height(cell)
+        return self.model.adult_height(x, y)
 
     def height_share(self, track_id: int) -> float | None:
         """Median of the track's recent box heights over the adult height where it stood; None if unknown."""
@@ -96,8 +98,8 @@ class ChildRule:
         if evidence is None:
             return None
         shares = []
-        for cell, height in evidence.recent:
-            adult = self.adult_height(cell)
+        for cell, x, y, height in evidence.recent:
+            adult = self.adult_height(cell, x, y)
             if adult is not None and adult > 0:
                 shares.append(height / adult)
         return statistics.median(shares) if len(shares) >= self.settings.min_frames else None
@@ -108,13 +110,14 @@ class ChildRule:
         return share is not None and share < self.settings.child_height_share
 
     def forget(self, track_id: int) -> None:
-        """The track ended: learn one height per cell it stood in, then drop its evidence."""
+        """The track ended: learn its feet and height per cell it stood in, then drop its evidence."""
         evidence = self._tracks.pop(track_id, None)
         if evidence is None:
             return
-        for cell, heights in evidence.by_cell.items():
-            if len(heights) >= self.settings.min_frames:
-                self.model.add(cell, statistics.median(heights))
+        points = [(statistics.median(p[0] for p in frames), statistics.median(p[1] for p in frames),
+                   statistics.median(p[2] for p in frames))
+                  for frames in evidence.by_cell.values() if len(frames) >= self.settings.min_frames]
+        self.model.add_track(points)
 
     def tracks_held(self) -> int:
         """Tracks with evidence in RAM (for memory checks)."""

@@ -57,16 +57,29 @@ def test_perspective_is_learnt_per_region() -> None:
     assert not cross(rule, 2000, 300, 200, 1.0)
     assert cross(rule, 2001, 300, 200, 0.55)
     assert cross(rule, 2002, 300, 400, 0.55)
-    far = rule.model.adult_height(rule.model.cell_of(320, 200))
-    near = rule.model.adult_height(rule.model.cell_of(320, 400))
+    far = rule.model.adult_height(320, 200)
+    near = rule.model.adult_height(320, 400)
     assert far is not None and near is not None and 90 < far < 115 and 180 < near < 230
+    line = rule.model.line()
+    assert line is not None and 0.4 < line[0] < 0.6, "the perspective line is learnt: h = y / 2"
+    assert rule.model.adult_height(320, 300) is not None, "between the depths seen, the line answers"
 
 
 def test_a_cold_cell_borrows_its_row_and_a_cold_row_decides_nothing() -> None:
     rule = learnt_rule()
     warm_up(rule, 400, 30)
+    assert rule.model.line() is None, "feet seen over less than a row: no slope to trust"
     assert cross(rule, 3000, 40, 400, 0.55), "same row, another column: the row pool stands in"
     assert not cross(rule, 3001, 300, 120, 0.3), "a row nobody was seen in never says child"
+
+
+def test_the_line_is_not_extrapolated_beyond_a_row_from_the_feet_seen() -> None:
+    rule = learnt_rule()
+    warm_up(rule, 300, 30)
+    warm_up(rule, 400, 30, start=1000)
+    assert rule.model.line() is not None
+    assert rule.model.adult_height(320, 230) is not None, "one row (80 px) beyond the feet seen: answered"
+    assert rule.model.adult_height(320, 210) is None and not cross(rule, 3002, 300, 210, 0.3)
 
 
 def test_the_manual_override_decides_at_once() -> None:
@@ -91,6 +104,10 @@ def test_memory_is_bounded() -> None:
     for i in range(10_000):
         model.add((i % 40, i % 30), 100.0)
     assert len(model.samples()) <= 16 and model.size() <= 2 * 16 * 5
+    fitted = HeightModel(HeightSettings(cell_px=10.0, history=5, max_cells=16, fit_history=40, warmup=3))
+    for i in range(3000):
+        fitted.add_track([(float(i % 600), float(i % 400 + 50), (i % 400 + 50) / 2.0)] * 3)
+    assert fitted.line() is not None and fitted.size() <= 2 * 16 * 5 + 3 * 40
     rule = ChildRule(ChildSettings(max_tracks=50, recent_frames=4, per_cell_frames=3), model)
     for i in range(5000):
         rule.observe(track(i, (i % 600, 100, i % 600 + 30, 200), 0.0), 0.0)
