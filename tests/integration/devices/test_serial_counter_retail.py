@@ -20,6 +20,7 @@ from gateway.devices.serial_counter.runner import run_device
 from gateway.devices.signals import BOARD
 from gateway.pipelines import Event
 from tests.support.broker import Mosquitto
+from tests.support.counters import idle_counters
 from tests.support.peers import Daemon, Subscriber, validate_event, wait_for, write_config
 
 STAFF = "0c3f6a0e-8d5b-4c1e-9f4b-5a2d7e9c1b11"
@@ -29,12 +30,8 @@ COMMON = "read_timeout_s = 0.1\nunplug_timeout_s = 2\ninterval_s = 1\n"
 @pytest.fixture
 def emulators(tmp_path: pathlib.Path) -> Iterator[tuple[SerialCounterEmulator, SerialCounterEmulator]]:
     """The door's and the shop front's counters, each on its own pty, five reports a second, nobody walking."""
-    door = SerialCounterEmulator(link=str(tmp_path / "door"), people_per_minute=0, report_interval_s=0.2).start()
-    front = SerialCounterEmulator(link=str(tmp_path / "front"), people_per_minute=0, report_interval_s=0.2,
-                                  sensor_id=4712).start()
-    yield door, front
-    door.stop()
-    front.stop()
+    with idle_counters(tmp_path, "door", "front", report_interval_s=0.2) as (door, front):
+        yield door, front
 
 
 def footfall(sub: Subscriber, subject: str) -> dict[str, dict[str, Any]]:

@@ -17,6 +17,7 @@ import pytest
 
 from drivers.sim.serial_counter import SerialCounterEmulator
 from tests.support.broker import Mosquitto
+from tests.support.counters import idle_counters
 from tests.support.peers import Daemon, Subscriber, validate_event, wait_for, write_config
 
 
@@ -30,12 +31,8 @@ def doors(main: str, side: str) -> str:
 @pytest.fixture
 def counters(tmp_path: pathlib.Path) -> Iterator[tuple[SerialCounterEmulator, SerialCounterEmulator]]:
     """The main and side doors' counters, each on its own pty, reporting ten times a second."""
-    main = SerialCounterEmulator(link=str(tmp_path / "main"), people_per_minute=0, report_interval_s=0.1).start()
-    side = SerialCounterEmulator(link=str(tmp_path / "side"), people_per_minute=0, report_interval_s=0.1,
-                                 sensor_id=4712).start()
-    yield main, side
-    main.stop()
-    side.stop()
+    with idle_counters(tmp_path, "main", "side", report_interval_s=0.1) as (main, side):
+        yield main, side
 
 
 def store_events(sub: Subscriber, boot: int | None = None) -> list[dict[str, Any]]:
