@@ -26,10 +26,9 @@ from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.properties import Properties
 
 from drivers.base import Backoff
-from gateway.mqtt.link import CONTROL_RESERVE, LinkStats, event_properties
+from gateway.mqtt.link import CONTROL_RESERVE, LinkStats, PahoPublisher, event_properties
 from gateway.mqtt.settings import LinkSettings
 
 log = logging.getLogger("storegw.fleet")
@@ -37,7 +36,7 @@ log = logging.getLogger("storegw.fleet")
 MISC_EVERY_S = 1.0
 
 
-class LoopLink:
+class LoopLink(PahoPublisher):
     """Keeps one MQTT connection alive on the event loop and reports to its owner, like MqttLink."""
 
     def __init__(self, settings: LinkSettings, pool: concurrent.futures.Executor, *,
@@ -224,26 +223,10 @@ class LoopLink:
         except Exception:
             pass
 
-    # ---- used by the publisher and the owner ------------------------------------------------
-    @property
-    def connected(self) -> bool:
-        """True between CONNACK and loss."""
-        return self.stats.connected and self._client is not None
-
-    def publish_event(self, topic: str, payload: bytes) -> int | None:
-        """Publish one outbox event (a structured CloudEvent: its content type on MQTT 5); its mid or None."""
-        return self.publish(topic, payload, properties=self._event_properties)
-
-    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
-                properties: Properties | None = None) -> int | None:
-        """Hand one message to paho; returns its mid, or None if it could not be sent."""
-        client = self._client
-        if client is None or not self.stats.connected or self._stopping:
-            return None
-        info = client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
-        if info.rc != paho.MQTT_ERR_SUCCESS:
-            return None
-        return info.mid
+    # ---- used by the publisher and the owner: connected, publish_event, publish (PahoPublisher) --
+    def _refuses_publish(self) -> bool:
+        """Stopping: nothing more is handed to paho."""
+        return self._stopping
 
     async def stop(self, offline_payload: bytes | None, timeout: float = 5.0) -> bool:
         """Graceful stop: the offline state (waiting for its PUBACK), then DISCONNECT; True if it was acked."""

@@ -76,7 +76,43 @@ class LinkStats:
     subscribe_refusals: int = 0
 
 
-class MqttLink:
+class PahoPublisher:
+    """The one path from a link to paho's publish, shared by MqttLink and fleet simulate's LoopLink.
+
+    The link keeps ``_client`` (None while down), ``stats`` and ``_event_properties``, and says by
+    ``_refuses_publish`` when it takes no more messages (it is stopping).
+    """
+
+    _client: paho.Client | None
+    stats: LinkStats
+    _event_properties: Properties | None
+
+    def _refuses_publish(self) -> bool:
+        """True once the link takes no more messages."""
+        raise NotImplementedError
+
+    @property
+    def connected(self) -> bool:
+        """True between CONNACK and loss."""
+        return self.stats.connected and self._client is not None
+
+    def publish_event(self, topic: str, payload: bytes) -> int | None:
+        """Publish one outbox event (a structured CloudEvent: its content type on MQTT 5); its mid or None."""
+        return self.publish(topic, payload, properties=self._event_properties)
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
+                properties: Properties | None = None) -> int | None:
+        """Hand one message to paho; returns its mid, or None if it could not be sent."""
+        client = self._client
+        if client is None or not self.stats.connected or self._refuses_publish():
+            return None
+        info = client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            return None
+        return info.mid
+
+
+class MqttLink(PahoPublisher):
     """Keeps one MQTT connection alive and reports what happens on it to the owner."""
 
     def __init__(self, settings: LinkSettings, *, on_up: Callable[[], None], on_down: Callable[[str], None],
@@ -397,26 +433,10 @@ class MqttLink:
         except Exception:
             pass
 
-    # ---- used by the publisher ---------------------------------------------------------
-    @property
-    def connected(self) -> bool:
-        """True between CONNACK and loss."""
-        return self.stats.connected and self._client is not None
-
-    def publish_event(self, topic: str, payload: bytes) -> int | None:
-        """Publish one outbox event (a structured CloudEvent: its content type on MQTT 5); its mid or None."""
-        return self.publish(topic, payload, properties=self._event_properties)
-
-    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
-                properties: Properties | None = None) -> int | None:
-        """Hand one message to paho; returns its mid, or None if it could not be sent."""
-        client = self._client
-        if client is None or not self.stats.connected or self._closing:
-            return None
-        info = client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
-        if info.rc != paho.MQTT_ERR_SUCCESS:
-            return None
-        return info.mid
+    # ---- used by the publisher: connected, publish_event and publish (PahoPublisher) ------
+    def _refuses_publish(self) -> bool:
+        """Closing: control messages only from now on (the offline state goes out by stop())."""
+        return self._closing
 
     async def stop(self, last_will_payload: bytes | None = None, timeout: float = 5.0) -> None:
         """Graceful stop: publish the offline state (waiting for its PUBACK), then disconnect.
