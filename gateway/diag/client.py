@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -97,26 +98,27 @@ async def request_status_async(path: str, timeout: float = 10.0) -> dict[str, An
 
 async def follow_events_async(path: str, types: list[str]) -> AsyncIterator[bytes]:
     """Yield each committed event's payload (or a `{"skipped": n}` line) as the daemon commits it."""
-    reader, writer = await _open(path)
-    try:
-        writer.write(json.dumps({"cmd": "tail", "types": types}).encode() + b"\n")
-        await writer.drain()
-        while line := await reader.readline():
-            if line.strip():
-                yield line.rstrip(b"\n")
-    finally:
-        writer.close()
+    async with contextlib.aclosing(_follow(path, {"cmd": "tail", "types": types})) as lines:
+        async for line in lines:
+            yield line
 
 
 async def follow_crossings_async(path: str, device: str) -> AsyncIterator[dict[str, Any]]:
     """Yield the daemon's `{"following": true}` line, then each span of counts ``device`` commits."""
+    async with contextlib.aclosing(_follow(path, {"cmd": "crossings", "device": device})) as lines:
+        async for line in lines:
+            yield json.loads(line)
+
+
+async def _follow(path: str, request: dict[str, Any]) -> AsyncIterator[bytes]:
+    """Send one streaming request and yield each non-empty line of the answer (without its newline)."""
     reader, writer = await _open(path)
     try:
-        writer.write(json.dumps({"cmd": "crossings", "device": device}).encode() + b"\n")
+        writer.write(json.dumps(request).encode() + b"\n")
         await writer.drain()
         while line := await reader.readline():
             if line.strip():
-                yield json.loads(line)
+                yield line.rstrip(b"\n")
     finally:
         writer.close()
 

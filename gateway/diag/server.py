@@ -113,41 +113,46 @@ class DiagServer:
                 except asyncio.QueueFull:
                     skipped += 1
 
+        def lines(payload: bytes) -> bytes:
+            """The payload's line, then how many were skipped since the last one, if any."""
+            nonlocal skipped
+            out = payload + b"\n"
+            if skipped:
+                out += json.dumps({"skipped": skipped}).encode() + b"\n"
+                skipped = 0
+            return out
+
         unsubscribe = self.sources.subscribe(on_commit)
-        closed = asyncio.create_task(reader.read())
         try:
-            while not closed.done():
-                getter = asyncio.create_task(queue.get())
-                done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if getter not in done:
-                    getter.cancel()
-                    break
-                writer.write(getter.result() + b"\n")
-                if skipped:
-                    writer.write(json.dumps({"skipped": skipped}).encode() + b"\n")
-                    skipped = 0
-                await writer.drain()
+            await _stream_until_closed(queue, lines, reader, writer)
         finally:
             unsubscribe()
-            closed.cancel()
 
     async def _crossings(self, device: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Stream one device's spans of counts (for `storegw audit`) until the client goes away."""
         assert self.sources.crossings
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()  # a span per interval and line: small, unbounded
         unsubscribe = self.sources.crossings(device, queue.put_nowait)
-        closed = asyncio.create_task(reader.read())
         try:
             writer.write(json.dumps({"device": device, "following": True}).encode() + b"\n")
             await writer.drain()
-            while not closed.done():
-                getter = asyncio.create_task(queue.get())
-                done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if getter not in done:
-                    getter.cancel()
-                    break
-                writer.write(json.dumps(getter.result()).encode() + b"\n")
-                await writer.drain()
+            await _stream_until_closed(queue, lambda span: json.dumps(span).encode() + b"\n", reader, writer)
         finally:
             unsubscribe()
-            closed.cancel()
+
+
+async def _stream_until_closed(queue: asyncio.Queue[Any], lines: Callable[[Any], bytes],
+                               reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Write ``lines(item)`` for every queued item until the client closes its side of the socket."""
+    closed = asyncio.create_task(reader.read())
+    try:
+        while not closed.done():
+            getter = asyncio.create_task(queue.get())
+            done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                break
+            writer.write(lines(getter.result()))
+            await writer.drain()
+    finally:
+        closed.cancel()
