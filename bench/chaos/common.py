@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,3 +28,20 @@ def run_cmd(args: list[str], timeout: float = 15.0, **kwargs: Any) -> subprocess
         return subprocess.CompletedProcess(args, 124, "", f"timed out after {timeout:g} s")
     except OSError as exc:
         return subprocess.CompletedProcess(args, 127, "", str(exc))
+
+
+def run_harness(label: str, run: Callable[[Callable[[str], None]], Any]) -> int:
+    """Run a harness (``run(out)`` returns a report with ``exit_code``), printing as it goes; SIGTERM or
+    Ctrl-C unwind through its cleanup and give 1."""
+
+    def stop(signum: int, frame: Any) -> None:
+        """SIGTERM to the harness: unwind through the cleanup."""
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        report = run(lambda text: print(text, flush=True))
+    except KeyboardInterrupt:
+        print(f"{label}: interrupted; cleaned up", flush=True)
+        return 1
+    return int(report.exit_code)

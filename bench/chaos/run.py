@@ -22,18 +22,16 @@ import atexit
 import contextlib
 import random
 import shutil
-import signal
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.chaos.check import drain, finish
-from bench.chaos.common import ROOT, now
+from bench.chaos.common import ROOT, now, run_harness
 from bench.chaos.faults import FAULTS, clear_all
 from bench.chaos.lab import Lab
 from bench.chaos.measure import good_intervals, longest_stall
@@ -180,18 +178,7 @@ def parse_args(argv: Sequence[str] | None = None) -> ChaosOptions:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run, print, exit 0 or 1."""
     options = parse_args(argv)
-
-    def stop(signum: int, frame: Any) -> None:
-        """SIGTERM/SIGHUP to the harness: unwind through the cleanup."""
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        report = run_chaos(options, out=lambda text: print(text, flush=True))
-    except KeyboardInterrupt:
-        print("chaos: interrupted; cleaned up", flush=True)
-        return 1
-    return report.exit_code
+    return run_harness("chaos", lambda out: run_chaos(options, out=out))
 
 
 if __name__ == "__main__":

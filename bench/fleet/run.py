@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bench.chaos.common import run_harness
 from bench.chaos.report import code_line, machine_line
 from bench.fleet.check import final_check
 from bench.fleet.cluster import Cluster, nats_version
@@ -191,18 +191,7 @@ def parse_args(argv: Sequence[str] | None = None) -> FleetOptions:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run, print, exit 0 or 1."""
     options = parse_args(argv)
-
-    def stop(signum: int, frame: Any) -> None:
-        """SIGTERM to the harness: unwind through the cleanup."""
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        report = run_fleet(options, out=lambda text: print(text, flush=True))
-    except KeyboardInterrupt:
-        print("fleet: interrupted; cleaned up", flush=True)
-        return 1
-    return report.exit_code
+    return run_harness("fleet", lambda out: run_fleet(options, out=out))
 
 
 if __name__ == "__main__":
