@@ -13,30 +13,17 @@ import pytest
 from gateway.vision.detector import PersonDetector
 from gateway.vision.draw import HEAD_SHARE, blur_heads
 from gateway.vision.models import session
+from tests.support.camera import CAMPUS_CLIP, camera_verb
 from tests.support.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
-CLIP = ROOT.parent / "shared" / "benchmarks" / "footfall" / "TUD-Campus" / "TUD-Campus.mp4"
+CLIP = CAMPUS_CLIP
 
 
 @pytest.mark.skipif(not CLIP.exists(), reason="evaluation clip not present")
 def test_snapshot_blurs_heads_and_draws_the_line(tmp_path: Path) -> None:
-    config = tmp_path / "c.toml"
-    config.write_text(f'''[gateway]
-store_id = "s"
-gateway_id = "g"
-data_dir = "{tmp_path / 'data'}"
-[mqtt]
-url = "mqtt://127.0.0.1:1"
-[[devices]]
-id = "door-cam"
-kind = "camera"
-source = "{CLIP}"
-lines = [{{name = "door", x1 = 320, y1 = 0, x2 = 320, y2 = 480, inside = [600, 240]}}]
-''')
     out = tmp_path / "aim.png"
-    result = subprocess.run([sys.executable, "-m", "gateway.cli.main", "camera", "snapshot", "door-cam", "-o", str(out),
-                             "--config", str(config)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    result = camera_verb(tmp_path, "snapshot", "door-cam", "-o", str(out), timeout=60)
     assert result.returncode == 0, result.stderr
     assert "heads blurred" in result.stdout
     snapshot = cv2.imread(str(out))

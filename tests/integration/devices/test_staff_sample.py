@@ -11,29 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.camera import CAMPUS_CLIP, camera_verb
 from tests.support.paths import REPO_ROOT
 
-CLIP = REPO_ROOT.parent / "shared" / "benchmarks" / "footfall" / "TUD-Campus" / "TUD-Campus.mp4"
+CLIP = CAMPUS_CLIP
 needs_clip = pytest.mark.skipif(not CLIP.exists(), reason="evaluation clip not present")
 
 
 def staff_sample(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the verb on a one-camera config reading the clip (read-only, never copied)."""
-    config = tmp_path / "c.toml"
-    config.write_text(f'''[gateway]
-store_id = "s"
-gateway_id = "g"
-data_dir = "{tmp_path / 'data'}"
-[mqtt]
-url = "mqtt://127.0.0.1:1"
-[[devices]]
-id = "door-cam"
-kind = "camera"
-source = "{CLIP}"
-lines = [{{name = "door", x1 = 320, y1 = 0, x2 = 320, y2 = 480, inside = [600, 240]}}]
-''')
-    return subprocess.run([sys.executable, "-m", "gateway.cli.main", "camera", "staff-sample", "door-cam", *args,
-                           "--config", str(config)], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    return camera_verb(tmp_path, "staff-sample", "door-cam", *args)
 
 
 @needs_clip
