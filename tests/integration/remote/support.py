@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import tomllib
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,18 @@ def start(tmp_path: Path, broker: Mosquitto, devices: str, commit_after_s: float
     daemon = Daemon(config).start()
     wait_online(sub)
     return daemon, sub, config
+
+
+@contextlib.contextmanager
+def started(tmp_path: Path, broker: Mosquitto, devices: str, commit_after_s: float = 3,
+            config_apply: bool = True) -> Iterator[tuple[Daemon, Subscriber, Path]]:
+    """``start``, and on leaving: the daemon terminated and the subscriber closed."""
+    daemon, sub, config = start(tmp_path, broker, devices, commit_after_s, config_apply)
+    try:
+        yield daemon, sub, config
+    finally:
+        daemon.terminate()
+        sub.close()
 
 
 def wait_online(sub: Subscriber, after: int = 0) -> int:

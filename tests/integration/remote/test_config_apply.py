@@ -15,14 +15,14 @@ from tests.integration.remote.support import (
     restart,
     running,
     start,
+    started,
 )
 from tests.support.broker import Mosquitto, free_port
 from tests.support.peers import validate_event, wait_for
 
 
 def test_invalid_and_identity_changes_are_refused_and_change_nothing(tmp_path: Path, mosquitto: Mosquitto) -> None:
-    daemon, sub, config = start(tmp_path, mosquitto, SYNTHETIC.format(rate=2))
-    try:
+    with started(tmp_path, mosquitto, SYNTHETIC.format(rate=2)) as (_daemon, sub, config):
         before = running(sub)
         bad = local_tables(config)
         bad["mqtt"]["keepalive_s"] = 1
@@ -44,19 +44,12 @@ def test_invalid_and_identity_changes_are_refused_and_change_nothing(tmp_path: P
         assert after["config"] == before["config"] and after["source"] == "local" and after["version"] is None
         assert not [e for e in sub.events() if e["type"] == "storegw.config.v1"]
         assert not os.path.exists(tmp_path / "data" / "config" / "state.json")
-    finally:
-        daemon.terminate()
-        sub.close()
 
 
 def test_config_apply_false_refuses(tmp_path: Path, mosquitto: Mosquitto) -> None:
-    daemon, sub, config = start(tmp_path, mosquitto, "", config_apply=False)
-    try:
+    with started(tmp_path, mosquitto, "", config_apply=False) as (_daemon, sub, config):
         answer = apply(sub, "v1", local_tables(config))
         assert answer["ok"] is False and "config_apply = false" in answer["error"]
-    finally:
-        daemon.terminate()
-        sub.close()
 
 
 def test_a_valid_config_is_tried_committed_and_kept_across_a_restart(tmp_path: Path, mosquitto: Mosquitto) -> None:
@@ -96,8 +89,7 @@ def test_a_valid_config_is_tried_committed_and_kept_across_a_restart(tmp_path: P
 
 
 def test_a_broker_that_cannot_be_reached_rolls_back_by_itself(tmp_path: Path, mosquitto: Mosquitto) -> None:
-    daemon, sub, config = start(tmp_path, mosquitto, SYNTHETIC.format(rate=2))
-    try:
+    with started(tmp_path, mosquitto, SYNTHETIC.format(rate=2)) as (daemon, sub, config):
         new = local_tables(config)
         new["mqtt"]["url"] = f"mqtt://127.0.0.1:{free_port()}"  # nobody listens there
         answer = apply(sub, "dead-broker", new)
@@ -109,15 +101,11 @@ def test_a_broker_that_cannot_be_reached_rolls_back_by_itself(tmp_path: Path, mo
         now = running(sub)
         assert now["source"] == "local" and now["config"]["mqtt"]["url"] == f"mqtt://127.0.0.1:{mosquitto.port}"
         assert config_show(config)["source"] == "local"
-    finally:
-        daemon.terminate()
-        sub.close()
     assert "rolled back" in daemon.log()
 
 
 def test_sighup_keeps_the_remote_config_until_the_local_file_is_edited(tmp_path: Path, mosquitto: Mosquitto) -> None:
-    daemon, sub, config = start(tmp_path, mosquitto, SYNTHETIC.format(rate=2))
-    try:
+    with started(tmp_path, mosquitto, SYNTHETIC.format(rate=2)) as (daemon, sub, config):
         new = local_tables(config)
         new["devices"][0]["rate"] = 3
         assert apply(sub, "v1", new)["ok"] is True
@@ -134,7 +122,4 @@ def test_sighup_keeps_the_remote_config_until_the_local_file_is_edited(tmp_path:
         edited = wait_for(lambda: [e["data"] for e in sub.events() if e["type"] == "storegw.config.v1"
                                    and e["data"]["state"] == "rolled_back"], 20, "the event of the local edit")
         assert "local config file was edited" in edited[0]["reason"]
-    finally:
-        daemon.terminate()
-        sub.close()
     assert config_show(config)["source"] == "local"

@@ -16,6 +16,7 @@ from tests.integration.remote.support import (
     restart,
     running,
     start,
+    started,
 )
 from tests.support.broker import Mosquitto, free_port
 from tests.support.peers import validate_event, wait_for
@@ -34,8 +35,7 @@ unplug_timeout_s = 2
 def test_a_device_that_stops_working_rolls_back(tmp_path: Path, mosquitto: Mosquitto) -> None:
     emulator = SerialCounterEmulator(link=str(tmp_path / "counter"), report_interval_s=0.2).start()
     try:
-        daemon, sub, config = start(tmp_path, mosquitto, COUNTER.format(port=emulator.link))
-        try:
+        with started(tmp_path, mosquitto, COUNTER.format(port=emulator.link)) as (_daemon, sub, config):
             new = local_tables(config)
             new["devices"][0]["port"] = str(tmp_path / "no-such-port")
             assert apply(sub, "bad-port", new)["ok"] is True
@@ -45,16 +45,12 @@ def test_a_device_that_stops_working_rolls_back(tmp_path: Path, mosquitto: Mosqu
             assert "device door is" in event["data"]["reason"]
             now = running(sub)
             assert now["source"] == "local" and now["config"]["devices"][0]["port"] == emulator.link
-        finally:
-            daemon.terminate()
-            sub.close()
     finally:
         emulator.stop()
 
 
 def test_a_power_cut_during_a_trial_is_rolled_back_at_the_next_start(tmp_path: Path, mosquitto: Mosquitto) -> None:
-    daemon, sub, config = start(tmp_path, mosquitto, SYNTHETIC.format(rate=2), commit_after_s=60)
-    try:
+    with started(tmp_path, mosquitto, SYNTHETIC.format(rate=2), commit_after_s=60) as (daemon, sub, config):
         new = local_tables(config)
         new["mqtt"]["url"] = f"mqtt://127.0.0.1:{free_port()}"  # would never commit: the trial lasts 60 s
         assert apply(sub, "cut", new)["ok"] is True
@@ -66,9 +62,6 @@ def test_a_power_cut_during_a_trial_is_rolled_back_at_the_next_start(tmp_path: P
         now = running(sub)
         assert now["source"] == "local" and now["config"]["mqtt"]["url"] == f"mqtt://127.0.0.1:{mosquitto.port}"
         assert config_show(config)["trial"] is None
-    finally:
-        daemon.terminate()
-        sub.close()
 
 
 def test_a_corrupt_stored_config_is_set_aside_at_start(tmp_path: Path, mosquitto: Mosquitto) -> None:
