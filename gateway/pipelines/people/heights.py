@@ -56,6 +56,10 @@ class HeightSettings:
     """Fit the line at all (False: cells and row pools only, the older rule)."""
 
 
+END_POINTS = 3
+"""Learnt heights that must lie at or beyond each end of the range the perspective line answers for."""
+
+
 def quantile_line(y: np.ndarray, h: np.ndarray, quantile: float, iterations: int = 60) -> tuple[float, float]:
     """Slope and intercept of the ``quantile`` regression of ``h`` on ``y`` (IRLS; ``y`` of some spread)."""
     centre = float(y.mean())
@@ -140,7 +144,12 @@ class HeightModel:
             return
         y = np.fromiter((p[1] for p in self._points), dtype=np.float64, count=len(self._points))
         h = np.fromiter((p[2] for p in self._points), dtype=np.float64, count=len(self._points))
-        low, high = float(y.min()), float(y.max())
+        ends = np.sort(y)
+        if len(ends) < 2 * END_POINTS:
+            return
+        # the range the line answers for ends where END_POINTS heights still stand beyond it: a single track far
+        # away (or two people merged into one box there) must not set the line's far end on its own
+        low, high = float(ends[END_POINTS - 1]), float(ends[-END_POINTS])
         row = self.row_px()
         if high - low < row:
             return  # feet seen over less than a row: the slope is noise; the row pool says the same there

@@ -78,9 +78,21 @@ def test_the_same_scene_fools_the_row_pool() -> None:
 
 def test_right_after_a_short_warm_up_the_far_adult_is_an_adult() -> None:
     rule = rule_for(3)
-    scene(rule, 1)
-    assert rule.model.line() is not None, "one walk towards the camera spans rows: the line is warm"
+    scene(rule, 3)
+    # three walks towards the camera: END_POINTS heights at each end of a range over a row, the line is warm
+    assert rule.model.line() is not None
     assert not along(rule, 900, FAR) and along(rule, 901, FAR, 0.6)
+
+
+def test_one_far_track_does_not_set_the_far_end_of_the_line() -> None:
+    # the review's lever: many people near the camera, one far away whose box is too tall (two people merged);
+    # the line must not answer there on that one track's word, or every real adult there would be a child
+    model = HeightModel(HeightSettings(frame_size=FRAME, warmup=3))
+    for i in range(19):
+        model.add_track([(100.0 + 20 * i, 400.0 + (i % 5), 240.0)])
+    model.add_track([(320.0, 200.0, 200.0)])
+    adult = model.adult_height(320.0, 200.0)
+    assert adult is None or adult < 150.0, f"one far box set the adult height there: {adult}"
 
 
 def test_children_among_the_adults_do_not_drag_the_line_down() -> None:
