@@ -70,9 +70,9 @@ def merged_settings(name: str, group: Iterable[OccupancySettings]) -> OccupancyS
 
 @dataclass
 class _Membership:
-    """One device in a shared occupancy: what it set, and whether it makes intervals."""
+    """One device in a shared occupancy: its handle, and whether it makes intervals."""
 
-    settings: OccupancySettings
+    member: OccupancyMember
     interval_s: float
     joined_at: float
     last_periodic: float | None = None
@@ -104,10 +104,7 @@ class SharedOccupancy:
         self.store = StoreOccupancy(settings, now)
         self.readings: dict[str, DoorReading] = {}
         """Each serial-counter door's cumulative reading the count includes (saved with it)."""
-        self.members: dict[str, OccupancyMember] = {}
         self._memberships: dict[str, _Membership] = {}
-        self.restored = False
-        """True when the count came from a save of the same business day."""
         self.published_at: float | None = None
         self.idle_since: float | None = None
         """When the last member left (a reload): the count waits in RAM for the devices to come back."""
@@ -133,7 +130,6 @@ class SharedOccupancy:
         if same_business_day(saved.saved_at, now, settings.reset_at, settings.tz):
             self.store.restore(saved.count, saved.saved_at)  # a reset between the save and the first step applies
             self.readings = dict(saved.doors)  # only a count that is kept includes them
-            self.restored = True
             log.info("store occupancy %r: %d people restored (saved %.0f s ago)", self.name, saved.count,
                      now - saved.saved_at)
         else:
@@ -143,31 +139,37 @@ class SharedOccupancy:
     def add(self, member: OccupancyMember, interval_s: float, now: float, settings: OccupancySettings) -> None:
         """A device joins; after a spell without members the count is kept only if still the same business day."""
         with self._lock:
-            if not self.members and self.idle_since is not None:
+            if not self._memberships and self.idle_since is not None:
                 if not same_business_day(self.idle_since, now, settings.reset_at, settings.tz):
                     self.store.restore(0, now)
                     self.readings.clear()  # a new day's count includes no door's old reading
                 self.idle_since = None
             member.saved_reading = self.readings.get(member.device_id)
-            self.members[member.device_id] = member  # a device that joins again replaces its old handle
-            self._memberships[member.device_id] = _Membership(member.settings, interval_s, now)
+            # a device that joins again replaces its old handle
+            self._memberships[member.device_id] = _Membership(member, interval_s, now)
             self.store.configure(settings)
 
     def remove(self, member: OccupancyMember, now: float) -> bool:
         """A device leaves (its runner stopped); False if a newer handle of the same device had replaced it."""
         with self._lock:
-            if self.members.get(member.device_id) is not member:
+            held = self._memberships.get(member.device_id)
+            if held is None or held.member is not member:
                 return False
-            del self.members[member.device_id]
             del self._memberships[member.device_id]
-            if not self.members:
+            if not self._memberships:
                 self.idle_since = now
         return True
 
     def settings_of_members(self) -> list[OccupancySettings]:
         """What the current members set, in join order."""
         with self._lock:
-            return [membership.settings for membership in self._memberships.values()]
+            return [membership.member.settings for membership in self._memberships.values()]
+
+    @property
+    def members(self) -> dict[str, OccupancyMember]:
+        """The devices counting into this occupancy now, by id."""
+        with self._lock:
+            return {device_id: m.member for device_id, m in self._memberships.items()}
 
     def configure(self, settings: OccupancySettings) -> None:
         """The group's settings changed (a member joined or left, a reload)."""
