@@ -17,8 +17,10 @@ Thread-safe, like ``signals.py``, though the serial runners all post and ask on 
 from __future__ import annotations
 
 import threading
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
+
+from gateway.devices.watches import Watches
 
 KEEP_S = 2 * 3600.0 + 300.0
 """Readings older than this (behind the front's latest) go: two of the longest door interval (3600 s)."""
@@ -42,13 +44,12 @@ class ShopFrontBoard:
         self.keep_s = keep_s
         self._lock = threading.Lock()
         self._fronts: dict[str, _Front] = {}
-        # front -> watcher (door id) -> watches not yet undone
-        self._watches: dict[str, Counter[str]] = {}
+        self._watches = Watches()  # front -> watcher (door id) -> watches not yet undone
 
     def watch(self, front_id: str, watcher: str = "") -> None:
         """A door (``watcher``) counts ``front_id``'s people as its passers-by: keep its readings from now on."""
         with self._lock:
-            self._watches.setdefault(front_id, Counter())[watcher] += 1
+            self._watches.add(front_id, watcher)
             self._fronts.setdefault(front_id, _Front())
 
     def unwatch(self, front_id: str, watcher: str = "") -> None:
@@ -57,14 +58,7 @@ class ShopFrontBoard:
         A watcher that holds no watch there changes nothing: stopping twice cannot drop another door's watch.
         """
         with self._lock:
-            watchers = self._watches.get(front_id)
-            if watchers is None or watchers[watcher] <= 0:
-                return
-            watchers[watcher] -= 1
-            if watchers[watcher] <= 0:
-                del watchers[watcher]
-            if not watchers:
-                del self._watches[front_id]
+            if self._watches.remove(front_id, watcher):
                 self._fronts.pop(front_id, None)  # up to MAX_READINGS readings freed; its posts are dropped now
 
     def watching(self, front_id: str) -> bool:

@@ -13,10 +13,10 @@ on the loop while the camera engine reads in an executor thread.
 from __future__ import annotations
 
 import threading
-from collections import Counter
 
 from drivers.ble.adverts import Advert
 from drivers.ble.decoders import decode_altbeacon, decode_ibeacon
+from gateway.devices.watches import Watches
 from gateway.pipelines.people.badges import BadgeSightings
 
 
@@ -30,13 +30,13 @@ class BadgeBoard:
         # read without the lock for every advert: replaced whole, never changed in place
         self._watched: dict[str, frozenset[str]] = {}
         # (scanner, uuid) -> watcher -> watches not yet undone
-        self._watches: dict[tuple[str, str], Counter[str]] = {}
+        self._watches = Watches()  # (scanner, uuid) -> watcher -> watches held
 
     def watch(self, scanner_id: str, uuid: str, watcher: str = "") -> BadgeSightings:
         """Start keeping sightings of ``uuid`` at ``scanner_id`` for ``watcher``; the object its rule reads."""
         uuid = uuid.lower()
         with self._lock:
-            self._watches.setdefault((scanner_id, uuid), Counter())[watcher] += 1
+            self._watches.add((scanner_id, uuid), watcher)
             self._watched[scanner_id] = self._watched.get(scanner_id, frozenset()) | {uuid}
             return self._sightings.setdefault(scanner_id, BadgeSightings())
 
@@ -47,15 +47,8 @@ class BadgeBoard:
         """
         uuid = uuid.lower()
         with self._lock:
-            watchers = self._watches.get((scanner_id, uuid))
-            if watchers is None or watchers[watcher] <= 0:
-                return
-            watchers[watcher] -= 1
-            if watchers[watcher] <= 0:
-                del watchers[watcher]
-            if watchers:
-                return
-            del self._watches[(scanner_id, uuid)]
+            if not self._watches.remove((scanner_id, uuid), watcher):
+                return  # not this watcher's, or others still watch
             left = self._watched.get(scanner_id, frozenset()) - {uuid}
             if left:
                 self._watched[scanner_id] = left
