@@ -56,7 +56,7 @@ class HeightSettings:
     """Fit the line at all (False: cells and row pools only, the older rule)."""
 
 
-END_POINTS = 3
+END_POINTS = 2
 """Learnt heights that must lie at or beyond each end of the range the perspective line answers for."""
 
 
@@ -147,7 +147,7 @@ class HeightModel:
         ends = np.sort(y)
         if len(ends) < 2 * END_POINTS:
             return
-        # the range the line answers for ends where END_POINTS heights still stand beyond it: a single track far
+        # the range the line answers for ends where END_POINTS heights stand at or beyond it: a single track far
         # away (or two people merged into one box there) must not set the line's far end on its own
         low, high = float(ends[END_POINTS - 1]), float(ends[-END_POINTS])
         row = self.row_px()

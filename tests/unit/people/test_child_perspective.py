@@ -78,8 +78,8 @@ def test_the_same_scene_fools_the_row_pool() -> None:
 
 def test_right_after_a_short_warm_up_the_far_adult_is_an_adult() -> None:
     rule = rule_for(3)
-    scene(rule, 3)
-    # three walks towards the camera: END_POINTS heights at each end of a range over a row, the line is warm
+    scene(rule, 2)
+    # two walks towards the camera: END_POINTS heights at each end of a range over a row, the line is warm
     assert rule.model.line() is not None
     assert not along(rule, 900, FAR) and along(rule, 901, FAR, 0.6)
 
